@@ -1,0 +1,209 @@
+// Package store keeps guichet's tickets, messages, attachments, events and agents, in an
+// embedded SQLite file by default or in PostgreSQL. Both dialects share the code here; where
+// they differ (schema, locking) there is a file or a branch per dialect. Every change to a
+// ticket is one transaction with its events.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, so CGO_ENABLED=0 builds work
+)
+
+func init() {
+	sqlx.BindDriver("sqlite", sqlx.QUESTION)
+}
+
+// Errors the store returns; callers test them with errors.Is.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrDuplicateMessage = errors.New("message already stored")
+	ErrUnavailable      = errors.New("database unavailable")
+	ErrSchemaTooNew     = errors.New("database schema is newer than this guichet")
+	ErrSchemaTooOld     = errors.New("database schema is not up to date")
+)
+
+// Dialect is the kind of database behind a store.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options tune a store; nil means defaults.
+type Options struct {
+	Logger       *slog.Logger
+	TicketStart  int64         // the first ticket number; numbers never go below it (default 1)
+	QueryTimeout time.Duration // per query or transaction (default 30s)
+}
+
+// Store is guichet's persistence.
+type Store struct {
+	db      *sqlx.DB
+	dialect Dialect
+	log     *slog.Logger
+	start   int64
+	timeout time.Duration
+}
+
+// Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,
+// else a file path, optionally prefixed with "sqlite:", for SQLite (created if missing).
+// It does not migrate: call Migrate, or CheckSchema to refuse a database of another version.
+func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Store{log: opts.Logger, start: opts.TicketStart, timeout: opts.QueryTimeout}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.start < 1 {
+		s.start = 1
+	}
+	if s.timeout <= 0 {
+		s.timeout = 30 * time.Second
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = Postgres
+		s.db, err = sqlx.Open("postgres", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(16)
+			s.db.SetMaxIdleConns(16)
+		}
+	default:
+		s.dialect = SQLite
+		var d string
+		d, err = sqliteDSN(dsn)
+		if err == nil {
+			s.db, err = sqlx.Open("sqlite", d)
+		}
+		if err == nil {
+			// One connection writes at a time in SQLite; a small pool lets reads run beside it (WAL).
+			s.db.SetMaxOpenConns(4)
+			s.db.SetMaxIdleConns(4)
+			s.db.SetConnMaxIdleTime(0)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", s.dialect, err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a path or sqlite: URL into modernc's DSN: WAL, foreign keys, a busy timeout,
+// and BEGIN IMMEDIATE so that writers queue instead of failing to upgrade their lock.
+func sqliteDSN(dsn string) (string, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	if path == "" {
+		return "", errors.New("empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return "", fmt.Errorf("database path %q: '?' and '#' are not allowed in a file name here", path)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode(), nil
+}
+
+// Dialect tells which database the store uses.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 5*time.Second))
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// tx runs fn in one transaction, committed when fn returns nil.
+func (s *Store) tx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, s.classify(err))
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateMessage) || isDomain(err) {
+			return err
+		}
+		return fmt.Errorf("store: %s: %w", what, s.classify(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", what, s.classify(err))
+	}
+	return nil
+}
+
+// classify marks the errors that mean "the database is not there" as ErrUnavailable,
+// so that callers (an MTA pipe, an SMTP session) can ask for a retry.
+func (s *Store) classify(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		switch pqe.Code.Class() {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
+	}
+	msg := err.Error()
+	for _, m := range []string{"connection refused", "no such host", "broken pipe", "database is locked", "i/o timeout", "bad connection", "connection reset"} {
+		if strings.Contains(msg, m) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure on either database.
+func isUniqueViolation(err error) bool {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		return pqe.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// forUpdate is the row-locking clause of the dialect: SQLite's BEGIN IMMEDIATE already holds the write lock.
+func (s *Store) forUpdate() string {
+	if s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
