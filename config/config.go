@@ -1,0 +1,260 @@
+// Package config loads guichet's settings: an optional TOML file for what is structured,
+// then GUICHET_* environment variables, which override the file. The result is one typed,
+// validated struct passed down from main; nothing reads the environment elsewhere.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"guichet/ticket"
+)
+
+// Config is every setting of guichet.
+type Config struct {
+	DB                string   `toml:"db"`                  // GUICHET_DB
+	HTTPAddr          string   `toml:"http_addr"`           // GUICHET_HTTP_ADDR
+	ReopenWithin      Duration `toml:"reopen_within"`       // GUICHET_REOPEN_WITHIN
+	AutoCloseAfter    Duration `toml:"autoclose_after"`     // GUICHET_AUTOCLOSE_AFTER
+	PendingCloseAfter Duration `toml:"pending_close_after"` // GUICHET_PENDING_CLOSE_AFTER
+	ThanksKeepsSolved bool     `toml:"thanks_keeps_solved"` // GUICHET_THANKS_KEEPS_SOLVED
+	TicketStart       int64    `toml:"ticket_start"`        // GUICHET_TICKET_START
+	TagPrefix         string   `toml:"tag_prefix"`          // GUICHET_TAG_PREFIX
+	DefaultType       string   `toml:"default_type"`        // GUICHET_DEFAULT_TYPE
+	LogLevel          string   `toml:"log_level"`           // GUICHET_LOG_LEVEL
+	Types             []Type   `toml:"types"`               // file only
+
+	File string `toml:"-"` // the file the settings came from, "" when none
+}
+
+// Type is one entry of the [[types]] list.
+type Type struct {
+	Code string `toml:"code"`
+	EN   string `toml:"en"`
+	FR   string `toml:"fr"`
+}
+
+// Default returns the settings used when nothing is configured.
+func Default() Config {
+	c := Config{
+		DB:                "guichet.db",
+		HTTPAddr:          "127.0.0.1:8080",
+		ReopenWithin:      Duration(14 * 24 * time.Hour),
+		AutoCloseAfter:    Duration(7 * 24 * time.Hour),
+		ThanksKeepsSolved: true,
+		TicketStart:       1,
+		TagPrefix:         "#",
+		DefaultType:       "question",
+		LogLevel:          "info",
+	}
+	for _, t := range ticket.DefaultTypes {
+		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
+	}
+	return c
+}
+
+// Load reads the file named by GUICHET_CONFIG (an error if it is missing), else ./guichet.toml
+// when present, then applies the environment, and validates the result. getenv is os.LookupEnv
+// in production.
+func Load(getenv func(string) (string, bool)) (Config, error) {
+	c := Default()
+	path, explicit := getenv("GUICHET_CONFIG")
+	if !explicit || path == "" {
+		path = "guichet.toml"
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := c.decode(path, data); err != nil {
+			return c, err
+		}
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	default:
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) decode(path string, data []byte) error {
+	defaults := c.Types
+	c.Types = nil // a [[types]] list in the file replaces the defaults, it does not merge into them
+	md, err := toml.Decode(string(data), c)
+	if len(c.Types) == 0 {
+		c.Types = defaults
+	}
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config: %s: unknown setting %s", path, strings.Join(keys, ", "))
+	}
+	c.File = path
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	str := func(name string, dst *string) {
+		if v, ok := getenv(name); ok {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	str("GUICHET_DB", &c.DB)
+	str("GUICHET_HTTP_ADDR", &c.HTTPAddr)
+	str("GUICHET_TAG_PREFIX", &c.TagPrefix)
+	str("GUICHET_DEFAULT_TYPE", &c.DefaultType)
+	str("GUICHET_LOG_LEVEL", &c.LogLevel)
+	for name, dst := range map[string]*Duration{
+		"GUICHET_REOPEN_WITHIN":       &c.ReopenWithin,
+		"GUICHET_AUTOCLOSE_AFTER":     &c.AutoCloseAfter,
+		"GUICHET_PENDING_CLOSE_AFTER": &c.PendingCloseAfter,
+	} {
+		if v, ok := getenv(name); ok {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %w", name, err)
+			}
+			*dst = Duration(d)
+		}
+	}
+	if v, ok := getenv("GUICHET_THANKS_KEEPS_SOLVED"); ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("config: GUICHET_THANKS_KEEPS_SOLVED: %q is not true or false", v)
+		}
+		c.ThanksKeepsSolved = b
+	}
+	if v, ok := getenv("GUICHET_TICKET_START"); ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("config: GUICHET_TICKET_START: %q is not a whole number", v)
+		}
+		c.TicketStart = n
+	}
+	return nil
+}
+
+// Validate checks the settings together.
+func (c Config) Validate() error {
+	var errs []string
+	if c.DB == "" {
+		errs = append(errs, "db (GUICHET_DB) is empty")
+	}
+	if c.TicketStart < 1 {
+		errs = append(errs, fmt.Sprintf("ticket_start (GUICHET_TICKET_START) is %d, want 1 or more", c.TicketStart))
+	}
+	if c.TagPrefix == "" || strings.ContainsAny(c.TagPrefix, "[] \t0123456789") {
+		errs = append(errs, fmt.Sprintf("tag_prefix (GUICHET_TAG_PREFIX) %q must be non-empty, without brackets, spaces or digits", c.TagPrefix))
+	}
+	for name, d := range map[string]Duration{"reopen_within": c.ReopenWithin, "autoclose_after": c.AutoCloseAfter, "pending_close_after": c.PendingCloseAfter} {
+		if d < 0 {
+			errs = append(errs, name+" is negative")
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Types {
+		if t.Code == "" || strings.ContainsAny(t.Code, " \t") || seen[t.Code] {
+			errs = append(errs, fmt.Sprintf("types: code %q is empty, has spaces or is repeated", t.Code))
+		}
+		seen[t.Code] = true
+	}
+	if len(c.Types) == 0 {
+		errs = append(errs, "types: the list is empty")
+	} else if !seen[c.DefaultType] {
+		errs = append(errs, fmt.Sprintf("default_type (GUICHET_DEFAULT_TYPE) %q is not in the types list", c.DefaultType))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("log_level (GUICHET_LOG_LEVEL) %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Policy is the lifecycle policy the settings describe.
+func (c Config) Policy() ticket.Policy {
+	p := ticket.Policy{
+		AutoCloseAfter:    time.Duration(c.AutoCloseAfter),
+		PendingCloseAfter: time.Duration(c.PendingCloseAfter),
+		ReopenWithin:      time.Duration(c.ReopenWithin),
+		ThanksKeepsSolved: c.ThanksKeepsSolved,
+		DefaultType:       c.DefaultType,
+	}
+	for _, t := range c.Types {
+		fr := t.FR
+		if fr == "" {
+			fr = t.EN
+		}
+		en := t.EN
+		if en == "" {
+			en = t.Code
+		}
+		p.Types = append(p.Types, ticket.TypeDef{Code: t.Code, Names: ticket.Names{EN: en, FR: fr}})
+	}
+	return p
+}
+
+// Duration is a time.Duration that reads days too: "7d", "36h", "1d12h", "90s"; "0" or "off" is zero.
+type Duration time.Duration
+
+// UnmarshalText reads a duration from the TOML file.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// MarshalText writes the duration back, in days when it is a whole number of them.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+func (d Duration) String() string {
+	v := time.Duration(d)
+	day := 24 * time.Hour
+	switch {
+	case v == 0:
+		return "0"
+	case v%day == 0:
+		return fmt.Sprintf("%dd", v/day)
+	}
+	return v.String()
+}
+
+// ParseDuration reads "7d", "36h", "1d12h", "90s", "0" or "off".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || strings.EqualFold(s, "off") {
+		return 0, nil
+	}
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.ParseUint(s[:i], 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("duration %q: want a form like 7d, 36h, 1d12h or 90s", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("duration %q: want a form like 7d, 36h, 1d12h or 90s", s)
+	}
+	return days + d, nil
+}
