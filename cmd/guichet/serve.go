@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"guichet/store"
+)
+
+func init() {
+	register(&command{
+		name:    "migrate",
+		summary: "Bring the database schema up to date (GUICHET_DB), then exit.",
+		run: func(e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usagef("takes no arguments")
+			}
+			s, err := store.Open(e.ctx, e.cfg.DB, &store.Options{Logger: e.log})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.Migrate(e.ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s database at schema version %d (%d applied)\n", s.Dialect(), s.LatestVersion(), n)
+			return nil
+		},
+	})
+	register(&command{
+		name: "serve",
+		summary: "Run the gateway: open the store, migrate it, and serve GET /healthz on GUICHET_HTTP_ADDR\n" +
+			"until SIGINT or SIGTERM. Mail listeners and the scheduler come with later versions.",
+		run: serve,
+	})
+}
+
+func serve(e *env, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("takes no arguments")
+	}
+	s, err := store.Open(e.ctx, e.cfg.DB, &store.Options{Logger: e.log, TicketStart: e.cfg.TicketStart})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := s.Migrate(e.ctx); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := s.Ping(r.Context()); err != nil {
+			e.log.Warn("health check", "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"status":"unavailable"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	e.log.Info("serving", "http", ln.Addr().String(), "db", string(s.Dialect()))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-e.ctx.Done():
+	}
+	e.log.Info("stopping")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	e.log.Info("stopped")
+	return nil
+}
