@@ -243,7 +243,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseUint(s[:i], 10, 32)
-		if err != nil {
+		if err != nil || n > 36500 {
 			return 0, fmt.Errorf("duration %q: want a form like 7d, 36h, 1d12h or 90s", s)
 		}
 		days = time.Duration(n) * 24 * time.Hour
@@ -253,7 +253,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || days+d < days {
 		return 0, fmt.Errorf("duration %q: want a form like 7d, 36h, 1d12h or 90s", s)
 	}
 	return days + d, nil

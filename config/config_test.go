@@ -104,3 +104,14 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"7d", "1d12h", "90s", "off", "d", "99999999999d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := ParseDuration(s); err == nil && d < 0 {
+			t.Errorf("ParseDuration(%q) = %v, negative", s, d)
+		}
+	})
+}

@@ -93,7 +93,7 @@ func SanitizeFilename(name string) string {
 			b.WriteRune(r)
 		}
 	}
-	name = strings.TrimLeft(strings.TrimSpace(b.String()), ".")
+	name = strings.TrimSpace(strings.TrimLeft(b.String(), ". \t"))
 	for len(name) > 200 {
 		ext := path.Ext(name)
 		if len(ext) > 20 {
@@ -103,7 +103,7 @@ func SanitizeFilename(name string) string {
 		for cut > 0 && !utf8.RuneStart(name[cut]) {
 			cut--
 		}
-		name = name[:cut] + ext
+		name = strings.TrimSpace(name[:cut]) + ext
 	}
 	if name == "" || name == "." || name == "_" {
 		return "attachment"

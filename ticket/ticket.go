@@ -106,7 +106,8 @@ func ParseTag(prefix, subject string) (int64, bool) {
 		for end < len(subject) && subject[end] >= '0' && subject[end] <= '9' {
 			end++
 		}
-		if end > start && end-start <= 18 && end < len(subject) && subject[end] == ']' {
+		// Our tags never have leading zeros: "[#042]" is not ticket 42.
+		if end > start && subject[start] != '0' && end-start <= 18 && end < len(subject) && subject[end] == ']' {
 			n, err := strconv.ParseInt(subject[start:end], 10, 64)
 			if err == nil && n > 0 {
 				return n, true

@@ -76,6 +76,7 @@ func TestTag(t *testing.T) {
 		{"#", "no tag [42]", 0, false},
 		{"ACME-", "[ACME-9] x [#3]", 9, true},
 		{"#", "[#0]", 0, false},
+		{"#", "[#042] x", 0, false},
 		{"#", "[#99999999999999999999]", 0, false},
 	} {
 		n, ok := ParseTag(tc.prefix, tc.subject)
