@@ -30,6 +30,14 @@ type Config struct {
 	LogLevel          string   `toml:"log_level"`           // GUICHET_LOG_LEVEL
 	Types             []Type   `toml:"types"`               // file only
 
+	SupportAddresses []string `toml:"support_addresses"`    // GUICHET_SUPPORT_ADDRESSES, comma-separated
+	NoreplyAddress   string   `toml:"noreply_address"`      // GUICHET_NOREPLY_ADDRESS
+	Secret           string   `toml:"secret"`               // GUICHET_SECRET; empty: generated once, kept in the database
+	MaxMessageSize   Size     `toml:"max_message_size"`     // GUICHET_MAX_MESSAGE_SIZE
+	FloodLimit       int      `toml:"flood_limit"`          // GUICHET_FLOOD_LIMIT: new tickets per sender per hour, 0 = none
+	TrustedAuthServ  []string `toml:"trusted_authserv_ids"` // GUICHET_TRUSTED_AUTHSERV_IDS, comma-separated
+	Routes           []Route  `toml:"routes"`               // file only
+
 	File string `toml:"-"` // the file the settings came from, "" when none
 }
 
@@ -38,6 +46,15 @@ type Type struct {
 	Code string `toml:"code"`
 	EN   string `toml:"en"`
 	FR   string `toml:"fr"`
+}
+
+// Route is one [[routes]] entry: what a support address decides for its tickets.
+type Route struct {
+	Address  string `toml:"address"`
+	Type     string `toml:"type"`
+	Priority string `toml:"priority"`
+	Group    string `toml:"group"`
+	Lang     string `toml:"lang"`
 }
 
 // Default returns the settings used when nothing is configured.
@@ -52,6 +69,10 @@ func Default() Config {
 		TagPrefix:         "#",
 		DefaultType:       "question",
 		LogLevel:          "info",
+		SupportAddresses:  []string{"support@localhost"},
+		NoreplyAddress:    "noreply@localhost",
+		MaxMessageSize:    25 << 20,
+		FloodLimit:        20,
 	}
 	for _, t := range ticket.DefaultTypes {
 		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
@@ -136,6 +157,32 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		}
 		c.ThanksKeepsSolved = b
 	}
+	str("GUICHET_NOREPLY_ADDRESS", &c.NoreplyAddress)
+	str("GUICHET_SECRET", &c.Secret)
+	list := func(name string, dst *[]string) {
+		if v, ok := getenv(name); ok {
+			*dst = nil
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					*dst = append(*dst, a)
+				}
+			}
+		}
+	}
+	list("GUICHET_SUPPORT_ADDRESSES", &c.SupportAddresses)
+	list("GUICHET_TRUSTED_AUTHSERV_IDS", &c.TrustedAuthServ)
+	if v, ok := getenv("GUICHET_MAX_MESSAGE_SIZE"); ok {
+		if err := c.MaxMessageSize.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("config: GUICHET_MAX_MESSAGE_SIZE: %w", err)
+		}
+	}
+	if v, ok := getenv("GUICHET_FLOOD_LIMIT"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return fmt.Errorf("config: GUICHET_FLOOD_LIMIT: %q is not a whole number of 0 or more", v)
+		}
+		c.FloodLimit = n
+	}
 	if v, ok := getenv("GUICHET_TICKET_START"); ok {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil {
@@ -174,6 +221,45 @@ func (c Config) Validate() error {
 		errs = append(errs, "types: the list is empty")
 	} else if !seen[c.DefaultType] {
 		errs = append(errs, fmt.Sprintf("default_type (GUICHET_DEFAULT_TYPE) %q is not in the types list", c.DefaultType))
+	}
+	if len(c.SupportAddresses) == 0 {
+		errs = append(errs, "support_addresses (GUICHET_SUPPORT_ADDRESSES) is empty")
+	}
+	support := map[string]bool{}
+	for _, a := range c.SupportAddresses {
+		if !ticket.ValidAddress(ticket.NormalizeAddress(a)) || strings.Contains(a, "+") {
+			errs = append(errs, fmt.Sprintf("support address %q is not an address without a +tag", a))
+		}
+		support[ticket.NormalizeAddress(a)] = true
+	}
+	if !ticket.ValidAddress(ticket.NormalizeAddress(c.NoreplyAddress)) || strings.Contains(c.NoreplyAddress, "+") {
+		errs = append(errs, fmt.Sprintf("noreply_address (GUICHET_NOREPLY_ADDRESS) %q is not an address without a +tag", c.NoreplyAddress))
+	}
+	if c.Secret != "" && len(c.Secret) < 16 {
+		errs = append(errs, "secret (GUICHET_SECRET) must be at least 16 characters")
+	}
+	if c.MaxMessageSize < 1024 {
+		errs = append(errs, "max_message_size (GUICHET_MAX_MESSAGE_SIZE) is below 1KB")
+	}
+	if c.FloodLimit < 0 {
+		errs = append(errs, "flood_limit is negative")
+	}
+	for _, r := range c.Routes {
+		where := fmt.Sprintf("routes: %q", r.Address)
+		if !support[ticket.NormalizeAddress(r.Address)] {
+			errs = append(errs, where+" is not one of the support addresses")
+		}
+		if r.Type != "" && !seen[r.Type] {
+			errs = append(errs, fmt.Sprintf("%s: type %q is not in the types list", where, r.Type))
+		}
+		if r.Priority != "" {
+			if _, err := ticket.ParsePriority(r.Priority); err != nil {
+				errs = append(errs, where+": "+err.Error())
+			}
+		}
+		if r.Lang != "" && r.Lang != "en" && r.Lang != "fr" {
+			errs = append(errs, fmt.Sprintf("%s: lang %q: want en or fr", where, r.Lang))
+		}
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -257,4 +343,28 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %q: want a form like 7d, 36h, 1d12h or 90s", s)
 	}
 	return days + d, nil
+}
+
+// Size is a number of bytes that reads "25MB", "512KB", "10M" or a plain number.
+type Size int64
+
+// UnmarshalText reads a size.
+func (z *Size) UnmarshalText(b []byte) error {
+	s := strings.ToUpper(strings.TrimSpace(string(b)))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return fmt.Errorf("size %q: want a form like 25MB, 512KB or 1048576", string(b))
+	}
+	*z = Size(n * mult)
+	return nil
 }

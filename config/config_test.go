@@ -115,3 +115,34 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestMailSettings(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("guichet.toml", []byte(`
+support_addresses = ["support@example.com", "billing@example.com"]
+[[routes]]
+address = "billing@example.com"
+type = "billing"
+priority = "high"
+lang = "fr"
+`), 0o644)
+	c, err := Load(env(map[string]string{"GUICHET_MAX_MESSAGE_SIZE": "10MB", "GUICHET_TRUSTED_AUTHSERV_IDS": "mx.example.com, mx2.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SupportAddresses) != 2 || c.MaxMessageSize != 10<<20 || len(c.TrustedAuthServ) != 2 || c.Routes[0].Type != "billing" || c.FloodLimit != 20 {
+		t.Errorf("got %+v", c)
+	}
+	for _, bad := range []map[string]string{
+		{"GUICHET_SUPPORT_ADDRESSES": "support+x@example.com"},
+		{"GUICHET_SUPPORT_ADDRESSES": "other@example.com"}, // the route's address is no longer a support address
+		{"GUICHET_MAX_MESSAGE_SIZE": "big"},
+		{"GUICHET_SECRET": "short"},
+		{"GUICHET_FLOOD_LIMIT": "-1"},
+	} {
+		if _, err := Load(env(bad)); err == nil {
+			t.Errorf("Load(%v) succeeded, want an error", bad)
+		}
+	}
+}

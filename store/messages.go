@@ -69,6 +69,9 @@ func (s *Store) insertMessage(ctx context.Context, tx *sqlx.Tx, m *ticket.Messag
 	}
 	for _, a := range m.Attachments {
 		if content, ok := data[a.SHA256]; ok {
+			if content == nil {
+				content = []byte{} // an empty file is still a file
+			}
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?)
 				ON CONFLICT (sha256) DO NOTHING`), a.SHA256, len(content), content); err != nil {
 				return 0, fmt.Errorf("insert blob: %w", err)

@@ -74,11 +74,7 @@ type querier interface {
 }
 
 // File is an attachment with its content.
-type File struct {
-	Filename    string
-	ContentType string
-	Data        []byte
-}
+type File = ticket.File
 
 // CreateInput is a new ticket with its first message.
 type CreateInput struct {
@@ -309,23 +305,7 @@ func (s *Store) Apply(ctx context.Context, in ApplyInput, p ticket.Policy) (Resu
 		if err != nil {
 			return err
 		}
-		c, err := ticket.Apply(t, in.Action, by, in.Now, p)
-		if err != nil {
-			return err
-		}
-		res.Change = c
-		if c.FollowUp {
-			return s.followUp(ctx, tx, &res, t, by, in, p)
-		}
-		if err := s.updateTicket(ctx, tx, c.Ticket); err != nil {
-			return err
-		}
-		if err := s.insertEvents(ctx, tx, t.ID, c.Events); err != nil {
-			return err
-		}
-		if c.Message != nil {
-			_, err = s.insertMessage(ctx, tx, c.Message, in.Files)
-		}
+		res, err = s.applyLocked(ctx, tx, t, in.Action, by, in.Files, in.Now, p)
 		return err
 	})
 	if err != nil {
@@ -334,15 +314,40 @@ func (s *Store) Apply(ctx context.Context, in ApplyInput, p ticket.Policy) (Resu
 	return res, nil
 }
 
+// applyLocked applies one action to t, locked by tx, and stores the ticket, its events and
+// its message (or the follow-up ticket a late message opens).
+func (s *Store) applyLocked(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket, a ticket.Action, by ticket.Actor, files []File, now time.Time, p ticket.Policy) (Result, error) {
+	var res Result
+	c, err := ticket.Apply(t, a, by, now, p)
+	if err != nil {
+		return res, err
+	}
+	res.Change = c
+	if c.FollowUp {
+		err := s.followUp(ctx, tx, &res, t, by, now, files, p)
+		return res, err
+	}
+	if err := s.updateTicket(ctx, tx, c.Ticket); err != nil {
+		return res, err
+	}
+	if err := s.insertEvents(ctx, tx, t.ID, c.Events); err != nil {
+		return res, err
+	}
+	if c.Message != nil {
+		_, err = s.insertMessage(ctx, tx, c.Message, files)
+	}
+	return res, err
+}
+
 // followUp opens the ticket that a message on a long-closed ticket starts, linked to it.
-func (s *Store) followUp(ctx context.Context, tx *sqlx.Tx, res *Result, closed ticket.Ticket, by ticket.Actor, in ApplyInput, p ticket.Policy) error {
+func (s *Store) followUp(ctx context.Context, tx *sqlx.Tx, res *Result, closed ticket.Ticket, by ticket.Actor, now time.Time, files []File, p ticket.Policy) error {
 	req := closed.Requester
 	if by.Role == ticket.RoleParticipant {
 		req = ticket.Person{Address: by.Address, Name: by.Name, Lang: closed.Requester.Lang}
 	}
 	nt := ticket.NewTicket{Subject: closed.Subject, Requester: req, Type: closed.Type, Priority: closed.Priority,
 		Group: closed.Group, SupportAddress: closed.SupportAddress, Channel: closed.Channel, LinkedTo: closed.Number}
-	t, ev, err := ticket.Open(nt, p, by, in.Now)
+	t, ev, err := ticket.Open(nt, p, by, now)
 	if err != nil {
 		return err
 	}
@@ -350,7 +355,7 @@ func (s *Store) followUp(ctx context.Context, tx *sqlx.Tx, res *Result, closed t
 	if err != nil {
 		return err
 	}
-	link := ticket.Event{Time: in.Now.UTC(), Actor: by.ID(), Kind: ticket.EventFollowedUp, To: fmt.Sprint(t.Number),
+	link := ticket.Event{Time: now.UTC(), Actor: by.ID(), Kind: ticket.EventFollowedUp, To: fmt.Sprint(t.Number),
 		Reason: "message after the reopen window"}
 	if err := s.insertEvents(ctx, tx, closed.ID, []ticket.Event{link}); err != nil {
 		return err
@@ -358,7 +363,7 @@ func (s *Store) followUp(ctx context.Context, tx *sqlx.Tx, res *Result, closed t
 	msg := *res.Message
 	msg.TicketID = t.ID
 	msg.Author.Role = ticket.RoleRequester
-	if _, err := s.insertMessage(ctx, tx, &msg, in.Files); err != nil {
+	if _, err := s.insertMessage(ctx, tx, &msg, files); err != nil {
 		return err
 	}
 	res.Message = &msg

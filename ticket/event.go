@@ -16,7 +16,8 @@ const (
 	EventSolutionRefused  EventKind = "solution_refused"
 	EventReopened         EventKind = "reopened"
 	EventClosedAuto       EventKind = "closed_automatically"
-	EventFollowedUp       EventKind = "followed_up" // a message after the reopen window opened ticket To
+	EventFollowedUp       EventKind = "followed_up"       // a message after the reopen window opened ticket To
+	EventParticipantAdded EventKind = "participant_added" // a writer not in copy showed they received the ticket's mail
 )
 
 // Event records one change: who, when, what it was, what it became, and why.

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"guichet/ticket"
+)
+
+func TestDeliver(t *testing.T) {
+	eachStore(t, nil, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		p := ticket.DefaultPolicy()
+		newMail := &ticket.Inbound{Raw: []byte("raw 1"), Dedup: "mid:1@x", MessageID: "1@x", Source: "test", Received: t0, Kind: "new", Notify: true,
+			Create: &ticket.NewTicket{Subject: "Help", Requester: ticket.Person{Address: "jean@client.example"}, Channel: ticket.ChannelEmail},
+			Action: ticket.Action{Kind: ticket.ActMessage, Text: "It broke.", MessageID: "1@x"},
+			Files:  []ticket.File{{Filename: "empty.txt", ContentType: "text/plain"}}}
+		d, err := s.Deliver(ctx, newMail, p)
+		if err != nil || !d.Created || d.Number != 1 {
+			t.Fatalf("new: %+v, %v", d, err)
+		}
+		if d, err := s.Deliver(ctx, newMail, p); err != nil || !d.Duplicate {
+			t.Errorf("again: %+v, %v; want duplicate", d, err)
+		}
+		// A follow-up with a command the lifecycle refuses: stored, with a note saying why.
+		s.AddAgent(ctx, "alice@support.example", "", t0)
+		follow := &ticket.Inbound{Raw: []byte("raw 2"), Dedup: "mid:2@x", MessageID: "2@x", Received: t0.Add(time.Minute), Kind: "followup", Number: 1,
+			Actor:    ticket.Actor{Address: "alice@support.example"},
+			Action:   ticket.Action{Kind: ticket.ActMessage, Text: "On it.", MessageID: "2@x"},
+			Commands: []ticket.Action{{Kind: ticket.ActPriority, Priority: ticket.PriorityUrgent}, {Kind: ticket.ActApprove}}}
+		if d, err := s.Deliver(ctx, follow, p); err != nil || d.Number != 1 || d.Created {
+			t.Fatalf("follow-up: %+v, %v", d, err)
+		}
+		tk, _ := s.Ticket(ctx, 1)
+		ms, _ := s.Messages(ctx, tk.ID)
+		if tk.Priority != ticket.PriorityUrgent || len(ms) != 3 || ms[2].Visibility != ticket.Internal || ms[2].Author.Role != ticket.RoleSystem {
+			t.Errorf("after the follow-up: priority %s, messages %+v", tk.Priority, ms)
+		}
+		// A bounce without a ticket: the failure is recorded all the same.
+		b := &ticket.Inbound{Raw: []byte("raw 3"), Dedup: "mid:3@x", Received: t0, Kind: "bounce",
+			Bounces: []ticket.Bounce{{Recipient: "Gone@Client.example", Status: "5.1.1", Permanent: true}}}
+		if d, err := s.Deliver(ctx, b, p); err != nil || d.Number != 0 {
+			t.Errorf("bounce: %+v, %v", d, err)
+		}
+		var n int
+		s.db.Get(&n, s.db.Rebind(`SELECT COUNT(*) FROM delivery_failures WHERE address = ? AND permanent = ?`), "gone@client.example", true)
+		if n != 1 {
+			t.Errorf("%d delivery failures recorded, want 1", n)
+		}
+		// A message the lifecycle refuses goes to quarantine, not to the floor.
+		bad := &ticket.Inbound{Raw: []byte("raw 4"), Dedup: "mid:4@x", Received: t0, Kind: "followup", Number: 1,
+			Actor: ticket.Actor{Address: "eve@evil.example"}, Action: ticket.Action{Kind: ticket.ActMessage, Text: "x"}}
+		d, err = s.Deliver(ctx, bad, p)
+		if err != nil || d.Quarantine == 0 {
+			t.Fatalf("refused message: %+v, %v; want quarantine", d, err)
+		}
+		q, raw, err := s.QuarantineEntry(ctx, d.Quarantine)
+		if err != nil || string(raw) != "raw 4" || q.Reason == "" {
+			t.Errorf("quarantine entry %+v, raw %q, %v", q, raw, err)
+		}
+		// Retry: still refused keeps it waiting with the new reason; accepted releases it in the same transaction.
+		bad.Quarantine = "still refused"
+		if d, err := s.Redeliver(ctx, q.ID, bad, p); err != nil || d.Quarantine != q.ID {
+			t.Errorf("retry still refused: %+v, %v", d, err)
+		}
+		bad.Quarantine = ""
+		bad.Actor = ticket.Actor{Address: "jean@client.example"}
+		if d, err := s.Redeliver(ctx, q.ID, bad, p); err != nil || d.Number != 1 {
+			t.Fatalf("retry accepted: %+v, %v", d, err)
+		}
+		if qs, _ := s.QuarantineList(ctx, false); len(qs) != 0 {
+			t.Errorf("waiting entries after release: %+v", qs)
+		}
+		if _, err := s.Redeliver(ctx, q.ID, bad, p); !errors.Is(err, ErrNotFound) {
+			t.Errorf("retrying a released entry: %v, want ErrNotFound", err)
+		}
+		// The secret is made once.
+		a, err1 := s.Secret(ctx, func() []byte { return []byte("first secret of 16 bytes") })
+		b2, err2 := s.Secret(ctx, func() []byte { return []byte("second secret of 16 bytes") })
+		if err1 != nil || err2 != nil || string(a) != string(b2) || string(a) != "first secret of 16 bytes" {
+			t.Errorf("secrets %q %q, %v %v", a, b2, err1, err2)
+		}
+	})
+}
