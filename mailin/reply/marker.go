@@ -1,0 +1,58 @@
+package reply
+
+import (
+	"strings"
+	"unicode"
+)
+
+// markerLine returns the index of the first line holding one of the markers, or len(lines) if
+// none does. Case, spacing and ">" quote prefixes do not matter, and a marker a client wrapped
+// over two lines is found on its first line.
+func markerLine(lines []string, markers []string) int {
+	var wanted []string
+	for _, m := range markers {
+		if m := foldMarker(m); m != "" {
+			wanted = append(wanted, m)
+		}
+	}
+	if len(wanted) == 0 {
+		return len(lines)
+	}
+	prev := ""
+	for i, l := range lines {
+		cur := foldMarker(l)
+		for _, m := range wanted {
+			if strings.Contains(cur, m) {
+				return i
+			}
+			if i > 0 && prev != "" && cur != "" && strings.Contains(tail(prev, len(m))+" "+head(cur, len(m)), m) {
+				return i - 1
+			}
+		}
+		prev = cur
+	}
+	return len(lines)
+}
+
+// foldMarker lower-cases a line, drops quote prefixes and collapses its spacing.
+func foldMarker(s string) string {
+	s = strings.ToLower(clean(s))
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return r == '>' || unicode.IsSpace(r) })
+	return s
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// head returns the first n bytes of s.
+func head(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
