@@ -76,8 +76,11 @@ func (p *Pipeline) Analyze(ctx context.Context, raw []byte, env *Envelope) (*Ana
 
 	// Classify: loop, bounce, autoreply, spam, list — the first that applies wins.
 	kind, why := p.classifyHeaders(h, a.From.Address, a.Subject)
-	if kind != KindLoop && (m.ReportType == "delivery-status" || bounce.IsBounce(raw)) {
-		if r, ok := bounce.Parse(raw); ok {
+	var feedback bool
+	if kind != KindLoop {
+		r, isBounce, isFeedback := bounce.Classify(raw)
+		feedback = isFeedback
+		if isBounce {
 			kind, why = KindBounce, "a delivery failure report"
 			for _, rc := range r.Recipients {
 				a.Bounces = append(a.Bounces, Bounce{Recipient: rc.Address, Status: rc.Status, Permanent: rc.Permanent, Diag: rc.Diagnostic})
@@ -87,7 +90,7 @@ func (p *Pipeline) Analyze(ctx context.Context, raw []byte, env *Envelope) (*Ana
 			}
 		}
 	}
-	if kind == "" && bounce.IsFeedbackReport(raw) {
+	if kind == "" && feedback {
 		kind, why = KindAutoReply, "an abuse feedback report (RFC 5965)"
 		a.Warnings = append(a.Warnings, "feedback report: kept, never answered")
 	}

@@ -107,6 +107,21 @@ func IsFeedbackReport(raw []byte) (ok bool) {
 	return readMessage(raw, 0).isFeedback()
 }
 
+// Classify reads the message once and says whether it is a bounce, with its report, or a
+// feedback report: what IsBounce, Parse and IsFeedbackReport say, for a third of the work.
+func Classify(raw []byte) (r Report, isBounce, isFeedback bool) {
+	defer func() {
+		if recover() != nil {
+			r, isBounce, isFeedback = Report{}, false, false
+		}
+	}()
+	m := readMessage(raw, 0)
+	if m.classify() == kindBounce {
+		return m.report(), true, false
+	}
+	return Report{}, false, m.isFeedback()
+}
+
 // parse is Parse without the safety net, for the fuzzer to see panics.
 func parse(raw []byte) (Report, bool) {
 	m := readMessage(raw, 0)

@@ -1,6 +1,8 @@
 package bounce
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -686,5 +688,24 @@ func TestHostileInput(t *testing.T) {
 		r, ok := Parse([]byte(raw))
 		IsBounce([]byte(raw))
 		t.Logf("%s: %d bytes in %v, ok %v, %d recipients", name, len(raw), time.Since(start), ok, len(r.Recipients))
+	}
+}
+
+// TestClassifyAgrees checks that Classify says what IsBounce, Parse and IsFeedbackReport say.
+func TestClassifyAgrees(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/corpus/bounces/sisimai/*/*.eml")
+	if len(files) < 60 {
+		t.Fatalf("found %d corpus files", len(files))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, isBounce, isFeedback := Classify(raw)
+		pr, ok := Parse(raw)
+		if isBounce != IsBounce(raw) || isBounce != ok || isFeedback != IsFeedbackReport(raw) || len(r.Recipients) != len(pr.Recipients) || r.OriginalMessageID != pr.OriginalMessageID {
+			t.Errorf("%s: Classify = %v %v %d recipients, the others %v %v %d", f, isBounce, isFeedback, len(r.Recipients), ok, IsFeedbackReport(raw), len(pr.Recipients))
+		}
 	}
 }
