@@ -502,3 +502,21 @@ func TestAnalyzeWithoutStore(t *testing.T) {
 		t.Errorf("got %+v, %v", a, err)
 	}
 }
+
+func TestOversizedMessageKeepsTextAndRaw(t *testing.T) {
+	f := newFixture(t, func(c *mailin.Config) { c.MaxMessageSize = 4096 })
+	big := strings.Repeat("QUJD", 4000) // 12 KB once decoded
+	raw := mail([]string{"From: jean@client.example", "To: support@support.example", "Subject: Logs", "Message-ID: <big@x>",
+		"MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="M"`}, "--M\nContent-Type: text/plain\n\nHere are the logs.\n--M\n"+
+		"Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=logs.bin\nContent-Transfer-Encoding: base64\n\n"+big+"\n--M--\n")
+	_, d := f.ingest(raw)
+	_, ms, _ := f.ticket(d.Number)
+	if !d.Created || len(ms) != 2 || ms[0].Text != "Here are the logs." || len(ms[0].Attachments) != 0 ||
+		ms[1].Visibility != ticket.Internal || !strings.Contains(ms[1].Text, "left out: logs.bin") {
+		t.Fatalf("oversized message: %+v, messages %+v", d, ms)
+	}
+	// The raw message is kept whole, for a retry once the limit is raised: its Message-ID is stored once.
+	if _, d := f.ingest(raw); !d.Duplicate {
+		t.Errorf("the oversized message again: %+v, want duplicate", d)
+	}
+}
