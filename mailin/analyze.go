@@ -23,6 +23,12 @@ type Envelope struct {
 	From   string   // SMTP MAIL FROM ("" for a bounce)
 	To     []string // SMTP RCPT TO, or the mailbox's address
 	Source string   // smtp, lmtp, imap, pipe, cli
+	// Sent marks mail read from the shared mailbox's own Sent folder: a reply the team sent
+	// from it. It is trusted like authenticated agent mail (we logged in to read it), stored as
+	// a public staff message, and never notified (the requester already has it).
+	Sent bool
+	// Agent is who wrote Sent mail when its From and Sender name no agent: the mailbox's agent.
+	Agent string
 }
 
 // ErrStore wraps a storage failure during analysis: the message was not looked at to the end,
@@ -107,6 +113,9 @@ func (p *Pipeline) Analyze(ctx context.Context, raw []byte, env *Envelope) (*Ana
 		a.Text, a.QuotedRemoved = reply.StripHTML(m.HTML, opts)
 	}
 
+	if env.Sent {
+		return a, p.sentMail(ctx, a, h, recipients, env)
+	}
 	if kind == KindLoop || kind == KindSpam || kind == KindBounce {
 		a.Kind, a.Why = kind, why
 		return a, nil
@@ -361,4 +370,44 @@ func looksHTML(s string) bool {
 		}
 	}
 	return false
+}
+
+// sentMail handles a message from our own Sent folder: the team's reply, on the ticket it threads
+// to; one that threads to none (a technician's own mail) is kept without a ticket.
+func (p *Pipeline) sentMail(ctx context.Context, a *Analysis, h headers, recipients []string, env *Envelope) error {
+	a.Authenticated, a.AuthWhy = true, "read from our own Sent folder"
+	agent := ""
+	for _, cand := range []string{a.From.Address, ticket.NormalizeAddress(a.msg.Sender.Address), ticket.NormalizeAddress(env.Agent)} {
+		ok, err := p.isAgent(ctx, cand)
+		if err != nil {
+			return err
+		}
+		if ok {
+			agent = cand
+			break
+		}
+	}
+	if agent == "" {
+		a.Kind, a.Why = KindSent, "sent mail whose author is no agent"
+		a.Warnings = append(a.Warnings, "sent mail: neither From, Sender nor the mailbox's agent is a registered agent")
+		return nil
+	}
+	if agent != a.From.Address {
+		a.From = Address{Address: agent}
+	}
+	a.SenderIsAgent = true
+	if err := p.thread(ctx, a, h, recipients); err != nil {
+		return err
+	}
+	if a.Mentions != nil {
+		a.Mentions = nil // an agent may write on any ticket
+	}
+	cmds, rest := splitCommands(a.Text)
+	a.Commands, a.Text = append(a.Commands, cmds...), rest
+	if a.Ticket == nil {
+		a.Kind, a.Why = KindSent, "sent mail that names no ticket"
+		return nil
+	}
+	a.Kind, a.Why = KindFollowUp, "sent from the shared mailbox"
+	return nil
 }

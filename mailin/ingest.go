@@ -80,6 +80,8 @@ func (p *Pipeline) inbound(ctx context.Context, a *Analysis, raw []byte, env *En
 		}
 		in.Action = ticket.Action{Kind: ticket.ActMessage, Visibility: ticket.Internal, Text: strings.Join(lines, "\n"), MessageID: a.MessageID}
 		return in, nil
+	case KindSent:
+		return in, nil // kept without a ticket
 	case KindAutoReply:
 		in.Number = a.ticketNumber()
 		in.Actor = ticket.System
@@ -87,8 +89,11 @@ func (p *Pipeline) inbound(ctx context.Context, a *Analysis, raw []byte, env *En
 		in.Action = ticket.Action{Kind: ticket.ActMessage, Visibility: ticket.Internal, Text: text, MessageID: a.MessageID}
 		return in, nil
 	}
-	in.Notify = a.Kind != KindList
+	in.Notify = a.Kind != KindList && !env.Sent
 	in.Actor = ticket.Actor{Address: a.From.Address, Name: a.From.Name}
+	if env.Sent {
+		in.Actor.Role = ticket.RoleAgent
+	}
 	text := a.Text
 	if strings.TrimSpace(text) == "" && len(files) == 0 && a.msg != nil {
 		// Nothing new above the quote (a bare forward, a reply with the text below): keep it all rather than nothing.

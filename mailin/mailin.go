@@ -30,6 +30,7 @@ const (
 	KindFollowUp   = "followup"   // on an existing ticket
 	KindNew        = "new"        // a new ticket
 	KindUnreadable = "unreadable" // not a message at all: quarantined
+	KindSent       = "sent"       // from our Sent folder but on no ticket: kept, nothing else
 )
 
 // Threading signals, in the order they are tried.

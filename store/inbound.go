@@ -45,6 +45,59 @@ func (s *Store) Deliver(ctx context.Context, in *ticket.Inbound, p ticket.Policy
 	return d, err
 }
 
+// DeliverBatch records several messages in one transaction — a group commit: messages that
+// arrive together share one fsync. Each message runs under its own savepoint, so one that the
+// lifecycle refuses goes to quarantine and one that fails otherwise is rolled back alone (its
+// error in errs; the caller retries it) without touching the others. When the commit itself
+// fails, every message gets that error: none is stored.
+func (s *Store) DeliverBatch(ctx context.Context, ins []*ticket.Inbound, p ticket.Policy) (ds []ticket.Delivered, errs []error) {
+	ds, errs = make([]ticket.Delivered, len(ins)), make([]error, len(ins))
+	err := s.tx(ctx, fmt.Sprintf("deliver %d messages", len(ins)), func(tx *sqlx.Tx) error {
+		for i, in := range ins {
+			if in.Dedup == "" {
+				sum := sha256.Sum256(in.Raw)
+				in.Dedup = "sha256:" + hex.EncodeToString(sum[:])
+			}
+			d, err := s.deliverSavepoint(ctx, tx, in, p)
+			if err != nil && isDomain(err) && in.Quarantine == "" {
+				q := *in
+				q.Quarantine = "the lifecycle refused it: " + err.Error()
+				d, err = s.deliverSavepoint(ctx, tx, &q, p)
+			}
+			ds[i], errs[i] = d, err
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range errs {
+			ds[i], errs[i] = ticket.Delivered{}, err
+		}
+	}
+	for i, e := range errs {
+		if e != nil && !errors.Is(e, ErrUnavailable) {
+			errs[i] = fmt.Errorf("store: deliver: %w", s.classify(e))
+		}
+	}
+	return ds, errs
+}
+
+// deliverSavepoint runs deliver inside a savepoint of tx, rolled back on error.
+func (s *Store) deliverSavepoint(ctx context.Context, tx *sqlx.Tx, in *ticket.Inbound, p ticket.Policy) (ticket.Delivered, error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT deliver_one"); err != nil {
+		return ticket.Delivered{}, err
+	}
+	d, err := s.deliver(ctx, tx, in, p)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT deliver_one"); rerr != nil {
+			return ticket.Delivered{}, rerr
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT deliver_one"); rerr != nil {
+		return ticket.Delivered{}, rerr
+	}
+	return d, err
+}
+
 func (s *Store) deliver(ctx context.Context, tx *sqlx.Tx, in *ticket.Inbound, p ticket.Policy) (ticket.Delivered, error) {
 	var d ticket.Delivered
 	seen, err := s.seen(ctx, tx, in.Dedup)

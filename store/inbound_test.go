@@ -84,3 +84,32 @@ func TestDeliver(t *testing.T) {
 		}
 	})
 }
+
+func TestDeliverBatch(t *testing.T) {
+	eachStore(t, nil, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		p := ticket.DefaultPolicy()
+		mk := func(id, from string) *ticket.Inbound {
+			return &ticket.Inbound{Raw: []byte("raw " + id), Dedup: "mid:" + id, MessageID: id, Received: t0, Kind: "new",
+				Create: &ticket.NewTicket{Subject: "s " + id, Requester: ticket.Person{Address: from}},
+				Action: ticket.Action{Kind: ticket.ActMessage, Text: "x", MessageID: id}}
+		}
+		refused := &ticket.Inbound{Raw: []byte("raw r"), Dedup: "mid:r", Received: t0, Kind: "followup", Number: 1,
+			Actor: ticket.Actor{Address: "eve@evil.example"}, Action: ticket.Action{Kind: ticket.ActMessage, Text: "x"}}
+		broken := mk("b", "not an address") // ticket.Open refuses it: quarantined, the others unharmed
+		ins := []*ticket.Inbound{mk("1", "a@x.example"), mk("2", "b@x.example"), refused, mk("1", "a@x.example"), broken, mk("3", "c@x.example")}
+		ds, errs := s.DeliverBatch(ctx, ins, p)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		if !ds[0].Created || ds[0].Number != 1 || ds[1].Number != 2 || ds[2].Quarantine == 0 || !ds[3].Duplicate || ds[4].Quarantine == 0 || ds[5].Number != 3 {
+			t.Errorf("batch results %+v", ds)
+		}
+		all, _ := s.Tickets(ctx, Filter{})
+		if len(all) != 3 {
+			t.Errorf("%d tickets, want 3 (numbers without gaps: %+v)", len(all), all)
+		}
+	})
+}

@@ -1,0 +1,136 @@
+package mailin
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"guichet/ticket"
+)
+
+// BatchStore records several messages in one transaction.
+type BatchStore interface {
+	DeliverBatch(ctx context.Context, ins []*ticket.Inbound, p ticket.Policy) ([]ticket.Delivered, []error)
+}
+
+// Batcher is a group commit: messages delivered while a transaction commits wait for the next
+// one, and go in together. Each caller still returns only once its own message is committed.
+// With one commit at a time, the batch grows with the load and the commits per second stay
+// within what the database can do.
+type Batcher struct {
+	store BatchStore
+	p     ticket.Policy
+	max   int
+	reqs  chan *batchReq
+	wg    sync.WaitGroup
+	once  sync.Once
+	stop  chan struct{}
+}
+
+type batchReq struct {
+	in   *ticket.Inbound
+	d    ticket.Delivered
+	err  error
+	done chan struct{}
+}
+
+// ErrBatcherClosed is returned for a message delivered after Close.
+var ErrBatcherClosed = errors.New("mailin: batcher closed")
+
+// NewBatcher starts a group commit of at most max messages a transaction (default 256).
+func NewBatcher(s BatchStore, p ticket.Policy, max int) *Batcher {
+	if max <= 0 {
+		max = 256
+	}
+	b := &Batcher{store: s, p: p, max: max, reqs: make(chan *batchReq, max), stop: make(chan struct{})}
+	b.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+// Deliver queues one message and waits for the commit of its batch. The policy is the
+// batcher's own. If ctx ends first the message may still be committed: the caller must treat
+// the message as not stored, and a retry will find it a duplicate.
+func (b *Batcher) Deliver(ctx context.Context, in *ticket.Inbound, _ ticket.Policy) (ticket.Delivered, error) {
+	r := &batchReq{in: in, done: make(chan struct{})}
+	select {
+	case <-b.stop:
+		return ticket.Delivered{}, ErrBatcherClosed
+	default:
+	}
+	select {
+	case b.reqs <- r:
+	case <-b.stop:
+		return ticket.Delivered{}, ErrBatcherClosed
+	case <-ctx.Done():
+		return ticket.Delivered{}, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.d, r.err
+	case <-ctx.Done():
+		return ticket.Delivered{}, ctx.Err()
+	}
+}
+
+// Close stops taking messages, commits the ones queued, and returns.
+func (b *Batcher) Close() {
+	b.once.Do(func() { close(b.stop) })
+	b.wg.Wait()
+}
+
+func (b *Batcher) loop() {
+	defer b.wg.Done()
+	for {
+		var batch []*batchReq
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		case <-b.stop:
+			// Commit what is still queued, then stop.
+			for {
+				select {
+				case r := <-b.reqs:
+					b.commit([]*batchReq{r})
+				default:
+					return
+				}
+			}
+		}
+	gather: // take what is waiting, without waiting for more
+		for len(batch) < b.max {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+func (b *Batcher) commit(batch []*batchReq) {
+	ins := make([]*ticket.Inbound, len(batch))
+	for i, r := range batch {
+		ins[i] = r.in
+	}
+	// The commit is not the callers': it runs to its end even if they stopped waiting.
+	ds, errs := b.store.DeliverBatch(context.Background(), ins, b.p)
+	for i, r := range batch {
+		r.d, r.err = ds[i], errs[i]
+		close(r.done)
+	}
+}
+
+// Batched returns a store whose Deliver goes through the batcher.
+func Batched(s Store, b *Batcher) Store { return batchedStore{Store: s, b: b} }
+
+type batchedStore struct {
+	Store
+	b *Batcher
+}
+
+func (s batchedStore) Deliver(ctx context.Context, in *ticket.Inbound, p ticket.Policy) (ticket.Delivered, error) {
+	return s.b.Deliver(ctx, in, p)
+}
