@@ -6,6 +6,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -38,6 +40,14 @@ type Config struct {
 	TrustedAuthServ  []string `toml:"trusted_authserv_ids"` // GUICHET_TRUSTED_AUTHSERV_IDS, comma-separated
 	Routes           []Route  `toml:"routes"`               // file only
 
+	SMTPAddr      string    `toml:"smtp_addr"`           // GUICHET_SMTP_ADDR; "off" for none
+	LMTPAddr      string    `toml:"lmtp_addr"`           // GUICHET_LMTP_ADDR: host:port or unix:/path; "" for none
+	TLSCert       string    `toml:"tls_cert"`            // GUICHET_TLS_CERT: PEM file, enables STARTTLS
+	TLSKey        string    `toml:"tls_key"`             // GUICHET_TLS_KEY
+	SMTPAllow     []string  `toml:"smtp_allow_networks"` // GUICHET_SMTP_ALLOW_NETWORKS: CIDRs allowed to connect; empty = all
+	AcceptDomains []string  `toml:"accept_domains"`      // GUICHET_ACCEPT_DOMAINS: accept any recipient at these domains too
+	Mailboxes     []Mailbox `toml:"mailboxes"`           // file only
+
 	File string `toml:"-"` // the file the settings came from, "" when none
 }
 
@@ -57,6 +67,19 @@ type Route struct {
 	Lang     string `toml:"lang"`
 }
 
+// Mailbox is one [[mailboxes]] entry: an IMAP mailbox to read.
+type Mailbox struct {
+	Name       string `toml:"name"`
+	URL        string `toml:"url"`         // imaps://user:pass@host:993/INBOX, or imap:// with STARTTLS
+	Insecure   bool   `toml:"insecure"`    // allow imap:// without STARTTLS (a local server)
+	After      string `toml:"after"`       // "move" (default) or "seen"
+	MoveTo     string `toml:"move_to"`     // default "guichet/done"
+	FailedTo   string `toml:"failed_to"`   // default "guichet/failed"
+	SentFolder string `toml:"sent_folder"` // the shared mailbox's Sent folder, to read the team's replies
+	Agent      string `toml:"agent"`       // who wrote Sent mail when From names no agent
+	Schedule   string `toml:"schedule"`    // polling, default "@every 1m" (IDLE is used too when the server has it)
+}
+
 // Default returns the settings used when nothing is configured.
 func Default() Config {
 	c := Config{
@@ -73,6 +96,7 @@ func Default() Config {
 		NoreplyAddress:    "noreply@localhost",
 		MaxMessageSize:    25 << 20,
 		FloodLimit:        20,
+		SMTPAddr:          "127.0.0.1:2525",
 	}
 	for _, t := range ticket.DefaultTypes {
 		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
@@ -170,6 +194,12 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		}
 	}
 	list("GUICHET_SUPPORT_ADDRESSES", &c.SupportAddresses)
+	list("GUICHET_SMTP_ALLOW_NETWORKS", &c.SMTPAllow)
+	list("GUICHET_ACCEPT_DOMAINS", &c.AcceptDomains)
+	str("GUICHET_SMTP_ADDR", &c.SMTPAddr)
+	str("GUICHET_LMTP_ADDR", &c.LMTPAddr)
+	str("GUICHET_TLS_CERT", &c.TLSCert)
+	str("GUICHET_TLS_KEY", &c.TLSKey)
 	list("GUICHET_TRUSTED_AUTHSERV_IDS", &c.TrustedAuthServ)
 	if v, ok := getenv("GUICHET_MAX_MESSAGE_SIZE"); ok {
 		if err := c.MaxMessageSize.UnmarshalText([]byte(v)); err != nil {
@@ -259,6 +289,31 @@ func (c Config) Validate() error {
 		}
 		if r.Lang != "" && r.Lang != "en" && r.Lang != "fr" {
 			errs = append(errs, fmt.Sprintf("%s: lang %q: want en or fr", where, r.Lang))
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, "tls_cert and tls_key (GUICHET_TLS_CERT, GUICHET_TLS_KEY) go together")
+	}
+	for _, n := range c.SMTPAllow {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			errs = append(errs, fmt.Sprintf("smtp_allow_networks: %q is not a network like 192.0.2.0/24", n))
+		}
+	}
+	names := map[string]bool{}
+	for _, m := range c.Mailboxes {
+		where := fmt.Sprintf("mailboxes: %q", m.Name)
+		if m.Name == "" || strings.ContainsAny(m.Name, "/ ") || names[m.Name] {
+			errs = append(errs, where+": a name without / or spaces, unique, is required")
+		}
+		names[m.Name] = true
+		if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "imap" && u.Scheme != "imaps") || u.Host == "" {
+			errs = append(errs, where+": url must be imaps://user:password@host:993/INBOX or imap://…")
+		}
+		if m.After != "" && m.After != "move" && m.After != "seen" {
+			errs = append(errs, fmt.Sprintf("%s: after %q: want move or seen", where, m.After))
+		}
+		if m.Agent != "" && !ticket.ValidAddress(ticket.NormalizeAddress(m.Agent)) {
+			errs = append(errs, fmt.Sprintf("%s: agent %q is not an address", where, m.Agent))
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

@@ -146,3 +146,32 @@ lang = "fr"
 		}
 	}
 }
+
+func TestTransportSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("guichet.toml", []byte(`
+smtp_addr = "0.0.0.0:25"
+smtp_allow_networks = ["10.0.0.0/8"]
+[[mailboxes]]
+name = "support"
+url = "imaps://support%40example.com:s3cret@imap.example.com:993/INBOX"
+sent_folder = "Sent"
+agent = "team@example.com"
+`), 0o644)
+	c, err := Load(env(map[string]string{"GUICHET_LMTP_ADDR": "unix:/run/guichet/lmtp"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPAddr != "0.0.0.0:25" || c.LMTPAddr != "unix:/run/guichet/lmtp" || len(c.Mailboxes) != 1 || c.Mailboxes[0].SentFolder != "Sent" {
+		t.Errorf("got %+v", c)
+	}
+	for _, bad := range []map[string]string{{"GUICHET_SMTP_ALLOW_NETWORKS": "everyone"}, {"GUICHET_TLS_CERT": "cert.pem"}} {
+		if _, err := Load(env(bad)); err == nil {
+			t.Errorf("Load(%v) succeeded", bad)
+		}
+	}
+	os.WriteFile("guichet.toml", []byte("[[mailboxes]]\nname = \"a\"\nurl = \"http://x\"\n"), 0o644)
+	if _, err := Load(env(nil)); err == nil || !strings.Contains(err.Error(), "imaps://") {
+		t.Errorf("a mailbox with an http URL: %v", err)
+	}
+}
