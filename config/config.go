@@ -40,13 +40,15 @@ type Config struct {
 	TrustedAuthServ  []string `toml:"trusted_authserv_ids"` // GUICHET_TRUSTED_AUTHSERV_IDS, comma-separated
 	Routes           []Route  `toml:"routes"`               // file only
 
-	SMTPAddr      string    `toml:"smtp_addr"`           // GUICHET_SMTP_ADDR; "off" for none
-	LMTPAddr      string    `toml:"lmtp_addr"`           // GUICHET_LMTP_ADDR: host:port or unix:/path; "" for none
-	TLSCert       string    `toml:"tls_cert"`            // GUICHET_TLS_CERT: PEM file, enables STARTTLS
-	TLSKey        string    `toml:"tls_key"`             // GUICHET_TLS_KEY
-	SMTPAllow     []string  `toml:"smtp_allow_networks"` // GUICHET_SMTP_ALLOW_NETWORKS: CIDRs allowed to connect; empty = all
-	AcceptDomains []string  `toml:"accept_domains"`      // GUICHET_ACCEPT_DOMAINS: accept any recipient at these domains too
-	Mailboxes     []Mailbox `toml:"mailboxes"`           // file only
+	SMTPAddr      string    `toml:"smtp_addr"`             // GUICHET_SMTP_ADDR; "off" for none
+	LMTPAddr      string    `toml:"lmtp_addr"`             // GUICHET_LMTP_ADDR: host:port or unix:/path; "" for none
+	TLSCert       string    `toml:"tls_cert"`              // GUICHET_TLS_CERT: PEM file, enables STARTTLS
+	TLSKey        string    `toml:"tls_key"`               // GUICHET_TLS_KEY
+	SMTPAllow     []string  `toml:"smtp_allow_networks"`   // GUICHET_SMTP_ALLOW_NETWORKS: CIDRs allowed to connect; empty = all
+	AcceptDomains []string  `toml:"accept_domains"`        // GUICHET_ACCEPT_DOMAINS: accept any recipient at these domains too
+	SMTPTrusted   []string  `toml:"smtp_trusted_networks"` // GUICHET_SMTP_TRUSTED_NETWORKS: no per-client limits (default loopback)
+	SMTPRatePerIP int       `toml:"smtp_rate_per_ip"`      // GUICHET_SMTP_RATE_PER_IP: messages a minute from one client, 0 = none
+	Mailboxes     []Mailbox `toml:"mailboxes"`             // file only
 
 	File string `toml:"-"` // the file the settings came from, "" when none
 }
@@ -97,6 +99,8 @@ func Default() Config {
 		MaxMessageSize:    25 << 20,
 		FloodLimit:        20,
 		SMTPAddr:          "127.0.0.1:2525",
+		SMTPTrusted:       []string{"127.0.0.0/8", "::1/128"},
+		SMTPRatePerIP:     600,
 	}
 	for _, t := range ticket.DefaultTypes {
 		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
@@ -196,6 +200,14 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	list("GUICHET_SUPPORT_ADDRESSES", &c.SupportAddresses)
 	list("GUICHET_SMTP_ALLOW_NETWORKS", &c.SMTPAllow)
 	list("GUICHET_ACCEPT_DOMAINS", &c.AcceptDomains)
+	list("GUICHET_SMTP_TRUSTED_NETWORKS", &c.SMTPTrusted)
+	if v, ok := getenv("GUICHET_SMTP_RATE_PER_IP"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return fmt.Errorf("config: GUICHET_SMTP_RATE_PER_IP: %q is not a whole number of 0 or more", v)
+		}
+		c.SMTPRatePerIP = n
+	}
 	str("GUICHET_SMTP_ADDR", &c.SMTPAddr)
 	str("GUICHET_LMTP_ADDR", &c.LMTPAddr)
 	str("GUICHET_TLS_CERT", &c.TLSCert)
@@ -294,9 +306,9 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, "tls_cert and tls_key (GUICHET_TLS_CERT, GUICHET_TLS_KEY) go together")
 	}
-	for _, n := range c.SMTPAllow {
+	for _, n := range append(append([]string(nil), c.SMTPAllow...), c.SMTPTrusted...) {
 		if _, err := netip.ParsePrefix(n); err != nil {
-			errs = append(errs, fmt.Sprintf("smtp_allow_networks: %q is not a network like 192.0.2.0/24", n))
+			errs = append(errs, fmt.Sprintf("smtp networks: %q is not a network like 192.0.2.0/24", n))
 		}
 	}
 	names := map[string]bool{}

@@ -34,6 +34,12 @@ func init() {
 		run:   ingest,
 	})
 	register(&command{
+		name: "mailbox status", args: "[--json]",
+		summary: "Show where each IMAP mailbox stands: state, last UID, last error, messages stored.",
+		flags:   func(fs *flag.FlagSet) { fs.Bool("json", false, "print JSON") },
+		run:     mailboxStatus,
+	})
+	register(&command{
 		name: "quarantine list", args: "[--all] [--json]",
 		summary: "List the messages kept aside, with why; --all shows the released ones too.",
 		flags: func(fs *flag.FlagSet) {
@@ -67,6 +73,7 @@ func pipelineConfig(c config.Config) mailin.Config {
 		MaxMessageSize:   int64(c.MaxMessageSize),
 		FloodLimit:       c.FloodLimit,
 		TrustedAuthServ:  c.TrustedAuthServ,
+		AcceptDomains:    c.AcceptDomains,
 	}
 	for _, r := range c.Routes {
 		addr := ticket.NormalizeAddress(r.Address)
@@ -362,4 +369,39 @@ func notFoundEntry(err error, id int64) error {
 		return fmt.Errorf("quarantine entry %d does not exist or is not waiting", id)
 	}
 	return err
+}
+
+func mailboxStatus(e *env, fs *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("takes no arguments")
+	}
+	return withStore(e, func(s *store.Store) error {
+		sts, err := s.MailboxStatuses(e.ctx)
+		if err != nil {
+			return err
+		}
+		if flagBool(fs, "json") {
+			out := []map[string]any{}
+			for _, m := range sts {
+				out = append(out, map[string]any{"name": m.Name, "uid_validity": m.UIDValidity, "last_uid": m.LastUID, "state": m.State,
+					"last_error": m.LastError, "last_error_at": jsonTime(m.LastErrorAt), "last_success_at": jsonTime(m.LastSuccessAt),
+					"processed": m.Processed, "updated": jsonTime(m.Updated)})
+			}
+			return writeJSON(e.stdout, out)
+		}
+		if len(sts) == 0 {
+			fmt.Fprintln(e.stdout, "no mailbox has been read yet")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MAILBOX\tSTATE\tLAST UID\tSTORED\tLAST SUCCESS\tLAST ERROR")
+		for _, m := range sts {
+			last := "-"
+			if m.LastError != "" {
+				last = stamp(m.LastErrorAt) + " " + oneLine(m.LastError, 80)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", m.Name, orDash(m.State), m.LastUID, m.Processed, stamp(m.LastSuccessAt), last)
+		}
+		return tw.Flush()
+	})
 }

@@ -35,8 +35,8 @@ func init() {
 	})
 	register(&command{
 		name: "serve",
-		summary: "Run the gateway: open the store, migrate it, and serve GET /healthz on GUICHET_HTTP_ADDR\n" +
-			"until SIGINT or SIGTERM. Mail listeners and the scheduler come with later versions.",
+		summary: "Run the gateway: migrate the store, take mail by SMTP (GUICHET_SMTP_ADDR), LMTP (GUICHET_LMTP_ADDR)\n" +
+			"and the configured IMAP mailboxes, and serve GET /healthz on GUICHET_HTTP_ADDR, until SIGINT or SIGTERM.",
 		run: serve,
 	})
 }
@@ -51,6 +51,10 @@ func serve(e *env, _ *flag.FlagSet, args []string) error {
 	}
 	defer s.Close()
 	if _, err := s.Migrate(e.ctx); err != nil {
+		return err
+	}
+	mail, err := startTransports(e, s)
+	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
@@ -76,12 +80,14 @@ func serve(e *env, _ *flag.FlagSet, args []string) error {
 	e.log.Info("serving", "http", ln.Addr().String(), "db", string(s.Dialect()))
 	select {
 	case err := <-errc:
+		mail.stop(context.Background(), e)
 		return fmt.Errorf("serve: %w", err)
 	case <-e.ctx.Done():
 	}
 	e.log.Info("stopping")
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 20*time.Second)
 	defer cancel()
+	mail.stop(ctx, e) // no more mail in; what is in flight is committed
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
