@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +27,7 @@ type server struct {
 	env  []string
 	cmd  *exec.Cmd
 	smtp string
+	http string
 	log  *os.File
 }
 
@@ -35,9 +36,9 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "guichet.toml")
 	os.WriteFile(cfg, nil, 0o644)
-	s := &server{t: t, bin: guichetBinary(t), smtp: freeAddr(t)}
+	s := &server{t: t, bin: guichetBinary(t), smtp: freeAddr(t), http: freeAddr(t)}
 	s.env = append(os.Environ(), "GUICHET_DB="+db, "GUICHET_CONFIG="+cfg, "GUICHET_SMTP_ADDR="+s.smtp,
-		"GUICHET_HTTP_ADDR="+freeAddr(t), "GUICHET_SUPPORT_ADDRESSES=support@crash.example",
+		"GUICHET_HTTP_ADDR="+s.http, "GUICHET_SUPPORT_ADDRESSES=support@crash.example",
 		"GUICHET_NOREPLY_ADDRESS=noreply@crash.example", "GUICHET_FLOOD_LIMIT=0", "GUICHET_LOG_LEVEL=warn")
 	s.env = append(s.env, extra...)
 	s.log, _ = os.Create(filepath.Join(dir, "serve.log"))
@@ -58,14 +59,17 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	for range 200 {
-		if c, err := net.DialTimeout("tcp", s.smtp, 100*time.Millisecond); err == nil {
-			c.Close()
-			return
+	// Ready when /healthz answers: by then the store is migrated and the mail listeners started.
+	for range 300 {
+		if r, err := http.Get("http://" + s.http + "/healthz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Fatalf("guichet serve did not listen on %s; see %s", s.smtp, s.log.Name())
+	s.t.Fatalf("guichet serve did not answer on %s; see %s", s.http, s.log.Name())
 }
 
 // kill sends SIGKILL: no shutdown, no flush, as a crash.

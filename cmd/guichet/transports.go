@@ -67,6 +67,10 @@ func startTransports(e *env, s *store.Store) (*transports, error) {
 			t.batcher.Close()
 			return nil, err
 		}
+		if err := t.smtp.Listen(); err != nil { // bound before serve reports itself ready
+			t.batcher.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
 		go func() {
 			if err := t.smtp.ListenAndServe(); err != nil {
 				e.log.Error("smtp stopped", "error", err)
