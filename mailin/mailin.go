@@ -59,6 +59,7 @@ type Config struct {
 	MaxMessageSize   int64    // past it attachments are left out (IMAP, pipe); 0 = 25 MB
 	FloodLimit       int      // new tickets per sender per hour; 0 = no limit
 	TrustedAuthServ  []string // authserv-ids whose Authentication-Results headers are trusted
+	AcceptDomains    []string // SMTP takes any recipient at these domains too
 	// LookupTXT resolves DKIM keys; nil means the system resolver. Tests inject their own.
 	LookupTXT func(domain string) ([]string, error)
 }
@@ -129,6 +130,27 @@ func (p *Pipeline) ours(address string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// AcceptsRecipient says whether mail for address is ours to take: one of our support
+// addresses or the noreply address (bounces come back to its signed plus-forms), with any
+// +tag, or any address at one of AcceptDomains. Anything else is refused at RCPT: guichet is
+// never a relay, and refusing early sends no backscatter.
+func (p *Pipeline) AcceptsRecipient(address string) bool {
+	a := ticket.NormalizeAddress(strings.Trim(address, "<>"))
+	if !ticket.ValidAddress(a) {
+		return false
+	}
+	if _, ok := p.ours(a); ok {
+		return true
+	}
+	_, domain, _ := strings.Cut(a, "@")
+	for _, d := range p.cfg.AcceptDomains {
+		if strings.EqualFold(strings.TrimSpace(d), domain) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pipeline) isSupport(address string) bool {

@@ -520,3 +520,16 @@ func TestOversizedMessageKeepsTextAndRaw(t *testing.T) {
 		t.Errorf("the oversized message again: %+v, want duplicate", d)
 	}
 }
+
+func TestAcceptsRecipient(t *testing.T) {
+	f := newFixture(t, func(c *mailin.Config) { c.AcceptDomains = []string{"tickets.example"} })
+	for addr, want := range map[string]bool{
+		"support@support.example": true, "<Support@Support.example>": true, "support+42-abcdefghij@support.example": true,
+		"noreply+b7-abcdefghij@support.example": true, "billing@support.example": true, "anything@tickets.example": true,
+		"postmaster@support.example": false, "victim@elsewhere.example": false, "support@support.example.evil": false, "": false,
+	} {
+		if got := f.p.AcceptsRecipient(addr); got != want {
+			t.Errorf("AcceptsRecipient(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

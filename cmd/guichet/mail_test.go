@@ -113,3 +113,14 @@ func TestIngestTempFail(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+func TestMailboxStatusCommand(t *testing.T) {
+	dir := t.TempDir()
+	guichetEnv(t, dir, nil, "", "migrate")
+	if code, out, _ := guichetEnv(t, dir, nil, "", "mailbox", "status"); code != 0 || !strings.Contains(out, "no mailbox has been read yet") {
+		t.Errorf("empty status: %d %q", code, out)
+	}
+	if code, out, _ := guichetEnv(t, dir, nil, "", "mailbox", "status", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("empty JSON status: %d %q", code, out)
+	}
+}
