@@ -52,12 +52,21 @@ func (s *Store) Deliver(ctx context.Context, in *ticket.Inbound, p ticket.Policy
 // fails, every message gets that error: none is stored.
 func (s *Store) DeliverBatch(ctx context.Context, ins []*ticket.Inbound, p ticket.Policy) (ds []ticket.Delivered, errs []error) {
 	ds, errs = make([]ticket.Delivered, len(ins)), make([]error, len(ins))
+	for _, in := range ins {
+		if in.Dedup == "" {
+			sum := sha256.Sum256(in.Raw)
+			in.Dedup = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	}
+	simple := len(ins) > 1
+	for _, in := range ins {
+		simple = simple && bulkable(in)
+	}
 	err := s.tx(ctx, fmt.Sprintf("deliver %d messages", len(ins)), func(tx *sqlx.Tx) error {
+		if simple && s.deliverBulk(ctx, tx, ins, p, ds) {
+			return nil
+		}
 		for i, in := range ins {
-			if in.Dedup == "" {
-				sum := sha256.Sum256(in.Raw)
-				in.Dedup = "sha256:" + hex.EncodeToString(sum[:])
-			}
 			d, err := s.deliverSavepoint(ctx, tx, in, p)
 			if err != nil && isDomain(err) && in.Quarantine == "" {
 				q := *in

@@ -113,3 +113,56 @@ func TestDeliverBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliverBulk: a batch of plain new tickets goes the bulk way; numbers stay contiguous,
+// duplicates (stored before, or twice in the batch) are recognised, and a batch that the bulk
+// path cannot write (a Message-ID already on a message) falls back without losing anything.
+func TestDeliverBulk(t *testing.T) {
+	eachStore(t, nil, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		p := ticket.DefaultPolicy()
+		mk := func(id string) *ticket.Inbound {
+			return &ticket.Inbound{Raw: []byte("raw " + id), Dedup: "mid:" + id, MessageID: id, Received: t0, Kind: "new", Notify: true,
+				Create: &ticket.NewTicket{Subject: "s " + id, Requester: ticket.Person{Address: "r" + id + "@x.example"},
+					Participants: []ticket.Person{{Address: "cc@x.example"}}},
+				Action: ticket.Action{Kind: ticket.ActMessage, Text: "text " + id, MessageID: id}}
+		}
+		if d, err := s.Deliver(ctx, mk("0"), p); err != nil || d.Number != 1 {
+			t.Fatalf("first: %+v %v", d, err)
+		}
+		batch := []*ticket.Inbound{mk("1"), mk("0"), mk("2"), mk("2"), mk("3")}
+		ds, errs := s.DeliverBatch(ctx, batch, p)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		if ds[0].Number != 2 || !ds[1].Duplicate || ds[2].Number != 3 || !ds[3].Duplicate || ds[4].Number != 4 || !ds[4].Created {
+			t.Fatalf("bulk results %+v", ds)
+		}
+		tk, err := s.Ticket(ctx, 3)
+		ms, _ := s.Messages(ctx, tk.ID)
+		evs, _ := s.Events(ctx, tk.ID)
+		if err != nil || tk.Subject != "s 2" || len(tk.Participants) != 1 || len(ms) != 1 || ms[0].Text != "text 2" || ms[0].MessageID != "2" ||
+			len(evs) != 1 || evs[0].Kind != ticket.EventCreated {
+			t.Errorf("ticket 3 %+v, messages %+v, events %+v, %v", tk, ms, evs, err)
+		}
+		if n, _ := s.TicketByMessageID(ctx, []string{"3"}); n != 4 {
+			t.Errorf("Message-ID 3 on ticket %d, want 4", n)
+		}
+		// "9" has a new dedup key but a Message-ID already on a message: the bulk insert fails,
+		// the per-message path stores the others and quarantines nothing it should not.
+		clash := mk("9")
+		clash.Action.MessageID = "1"
+		ds, errs = s.DeliverBatch(ctx, []*ticket.Inbound{mk("5"), clash, mk("6")}, p)
+		if errs[0] != nil || errs[2] != nil || ds[0].Number != 5 || ds[2].Number != 6 {
+			t.Errorf("fallback: %+v %v", ds, errs)
+		}
+		all, _ := s.Tickets(ctx, Filter{})
+		for i, tk := range all {
+			if want := int64(len(all) - i); tk.Number != want {
+				t.Errorf("numbers %d at %d: a gap or a duplicate", tk.Number, i)
+			}
+		}
+	})
+}

@@ -68,7 +68,11 @@ var shortAttributionRe = regexp.MustCompile(`(?i)^.{1,100}\b(wrote|writes|a écr
 
 // shortAttribution reports a short attribution line: its proof is the quoted block right under it.
 func shortAttribution(lines []string, i int) bool {
-	if !shortAttributionRe.MatchString(strings.TrimSpace(lines[i])) {
+	l := strings.TrimSpace(lines[i])
+	if !strings.HasSuffix(l, ":") || len(l) > 200 || !hasShortAttributionVerb(strings.ToLower(l)) {
+		return false // most lines: spare them the regular expression
+	}
+	if !shortAttributionRe.MatchString(l) {
 		return false
 	}
 	for j := i + 1; j < len(lines); j++ {
@@ -206,4 +210,15 @@ func clean(l string) string {
 // wordCount counts the words of a cleaned line.
 func wordCount(s string) int {
 	return len(strings.Fields(s))
+}
+
+var shortAttributionVerbs = []string{"wrote", "writes", "écrit", "ecrit", "schrieb", "escribi", "scritto", "geschreven", "skrev", "kirjoitti", "napisał", "написал", "escreveu"}
+
+func hasShortAttributionVerb(l string) bool {
+	for _, v := range shortAttributionVerbs {
+		if strings.Contains(l, v) {
+			return true
+		}
+	}
+	return false
 }
