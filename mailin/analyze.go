@@ -314,9 +314,7 @@ func (p *Pipeline) isAgent(ctx context.Context, address string) (bool, error) {
 }
 
 // isNotFound recognises a store's not-found error without importing the store.
-func isNotFound(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "not found")
-}
+func isNotFound(err error) bool { return errors.Is(err, ticket.ErrNotFound) }
 
 // forward credits a message forwarded by an agent or by our own support inbox to the original
 // sender, who becomes the requester; the forwarder is recorded. A support inbox that redirects

@@ -16,6 +16,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, so CGO_ENABLED=0 builds work
+
+	"guichet/ticket"
 )
 
 func init() {
@@ -24,7 +26,7 @@ func init() {
 
 // Errors the store returns; callers test them with errors.Is.
 var (
-	ErrNotFound         = errors.New("not found")
+	ErrNotFound         = ticket.ErrNotFound
 	ErrDuplicateMessage = errors.New("message already stored")
 	ErrUnavailable      = errors.New("database unavailable")
 	ErrSchemaTooNew     = errors.New("database schema is newer than this guichet")

@@ -15,4 +15,7 @@ var (
 	ErrUnknownPriority   = errors.New("unknown priority")
 	ErrUnknownType       = errors.New("unknown type")
 	ErrInvalid           = errors.New("invalid ticket")
+	// ErrNotFound is what a store returns for a ticket (or agent, entry) that does not exist,
+	// so that its consumers can tell it without importing the store.
+	ErrNotFound = errors.New("not found")
 )
