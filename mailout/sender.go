@@ -1,0 +1,574 @@
+// Package mailout sends guichet's notifications: it plans them (the who-gets-what table, run by
+// the store inside the transaction of each change), renders them from the templates, builds the
+// MIME message and delivers the outbox rows through a relay, with retries, a rate limit that
+// delays and merges, and the bounced-address block.
+package mailout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math/rand/v2"
+	"net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gomail "github.com/emersion/go-message/mail"
+
+	"guichet/mailin/parse"
+	"guichet/mailout/relay"
+	"guichet/signed"
+	"guichet/store"
+	"guichet/templates"
+	"guichet/ticket"
+)
+
+// Link lifetimes.
+const (
+	ViewLinkTTL   = 365 * 24 * time.Hour // the ticket's page, in every mail
+	ActionLinkTTL = 30 * 24 * time.Hour  // approve and refuse; they also stop once the solution is answered
+)
+
+// Brand is how mail is signed for one support address (a route) or by default.
+type Brand struct {
+	Name      string         // the From display name
+	From      string         // the From address (the noreply address by default)
+	Templates *templates.Set // nil: the default set
+	Lang      ticket.Lang    // the language of the route's people, for agents
+}
+
+// Config is what the sender needs.
+type Config struct {
+	Store      *store.Store
+	Transport  relay.Transport
+	Signer     *signed.Signer
+	Templates  *templates.Set
+	Brand      Brand            // the default brand
+	Brands     map[string]Brand // by support address (lower case)
+	Support    string           // the default support address, base of reply addresses
+	BaseURL    string           // of the web pages' links
+	Types      ticket.Types
+	TagPrefix  string // "#" by default
+	Policy     ticket.Policy
+	RetryFor   time.Duration // default 2 days
+	RateLimit  int           // notifications per recipient and per ticket within RateWindow; default 10, <0 none
+	RateWindow time.Duration // default 10 minutes
+	MaxAttach  int64         // attachments above this total size are listed, not attached; default 10 MB
+	Workers    int           // recipients served at once; default 4
+	Poll       time.Duration // how often to look for rows written by other processes; default 1s
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Name       string // this sender's name in claims; default host:pid
+}
+
+// Sender delivers the outbox.
+type Sender struct {
+	c Config
+}
+
+// NewSender checks the configuration and returns a sender.
+func NewSender(c Config) (*Sender, error) {
+	if c.Store == nil || c.Transport == nil || c.Signer == nil || c.Templates == nil {
+		return nil, errors.New("mailout: the sender needs a store, a transport, a signer and templates")
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = 48 * time.Hour
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 10
+	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = 10 * time.Minute
+	}
+	if c.MaxAttach <= 0 {
+		c.MaxAttach = 10 << 20
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if c.Brand.From == "" {
+		c.Brand.From = "noreply@localhost"
+	}
+	if c.Brand.Templates == nil {
+		c.Brand.Templates = c.Templates
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return &Sender{c: c}, nil
+}
+
+// lease is how long a claimed row stays with this sender: longer than any send takes.
+const lease = 5 * time.Minute
+
+// Run delivers due rows until ctx ends: at once when this process writes rows, else every Poll.
+func (s *Sender) Run(ctx context.Context) error {
+	tick := time.NewTicker(s.c.Poll)
+	defer tick.Stop()
+	for {
+		for {
+			n, err := s.RunOnce(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.c.Logger.Warn("outbox: cannot claim notifications", "error", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-s.c.Store.Outboxed():
+		}
+	}
+}
+
+// RunOnce claims one batch of due rows and delivers them; it returns how many it claimed.
+func (s *Sender) RunOnce(ctx context.Context) (int, error) {
+	now := s.c.Now()
+	rows, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, 64)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	// One recipient's mail goes in order; recipients in parallel.
+	byRcpt := map[string][]store.OutboxRow{}
+	var order []string
+	for _, r := range rows {
+		if _, ok := byRcpt[r.Recipient]; !ok {
+			order = append(order, r.Recipient)
+		}
+		byRcpt[r.Recipient] = append(byRcpt[r.Recipient], r)
+	}
+	sem := make(chan struct{}, s.c.Workers)
+	var wg sync.WaitGroup
+	for _, rcpt := range order {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(rs []store.OutboxRow) {
+			defer func() { <-sem; wg.Done() }()
+			merged := map[int64]bool{}
+			for _, r := range rs {
+				if merged[r.ID] {
+					continue
+				}
+				for _, id := range s.deliver(ctx, r) {
+					merged[id] = true
+				}
+			}
+		}(byRcpt[rcpt])
+	}
+	wg.Wait()
+	return len(rows), nil
+}
+
+// deliver sends one row (and the held rows merged into it) and records the outcome. It returns
+// the ids of the rows merged into it.
+func (s *Sender) deliver(ctx context.Context, r store.OutboxRow) []int64 {
+	now := s.c.Now()
+	log := s.c.Logger.With("outbox", r.ID, "ticket", r.Number, "kind", r.Kind, "to", r.Recipient)
+	finish := func(d ...store.OutboxDone) {
+		if err := s.c.Store.FinishOutbox(ctx, s.c.Now(), d...); err != nil {
+			log.Error("outbox: cannot record the outcome; the row will be retried when its lease ends", "error", err)
+		}
+	}
+	bounced, err := s.c.Store.Bounced(ctx, r.Recipient)
+	if err != nil {
+		finish(s.retry(r, now, err))
+		return nil
+	}
+	if bounced {
+		log.Info("outbox: not sent, the address bounced permanently")
+		finish(store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxSuppressed, Error: "the address bounced permanently",
+			Event: &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyFailed, To: r.Recipient,
+				Reason: r.Kind + " notification not sent: mail to this address failed permanently before; an agent can clear it with `guichet bounced clear`"}})
+		return nil
+	}
+	var merged []store.OutboxRow
+	if !r.Staff && s.c.RateLimit > 0 {
+		toRcpt, onTicket, oldest, err := s.c.Store.SentSince(ctx, r.Recipient, r.TicketID, now.Add(-s.c.RateWindow))
+		if err != nil {
+			finish(s.retry(r, now, err))
+			return nil
+		}
+		if toRcpt >= s.c.RateLimit || onTicket >= s.c.RateLimit {
+			until := oldest.Add(s.c.RateWindow).Add(time.Second)
+			if !until.After(now) {
+				until = now.Add(time.Second)
+			}
+			log.Info("outbox: rate limit reached, notification delayed", "until", until, "to_recipient", toRcpt, "on_ticket", onTicket)
+			if err := s.c.Store.HoldOutbox(ctx, s.c.Name, until, now, r); err != nil {
+				log.Error("outbox: cannot hold", "error", err)
+			}
+			return nil
+		}
+		if r.Held {
+			if merged, err = s.c.Store.HeldOutbox(ctx, s.c.Name, r, now, lease); err != nil {
+				finish(s.retry(r, now, err))
+				return nil
+			}
+		}
+	}
+	msg, err := s.render(ctx, r, merged)
+	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			finish(s.retry(r, now, err))
+			return nil
+		}
+		log.Error("outbox: cannot render the notification", "error", err)
+		finish(s.failed(r, now, "cannot render: "+err.Error(), nil, false))
+		return nil
+	}
+	from := s.c.Signer.ReturnAddress(s.c.Brand.From, r.ID)
+	err = s.c.Transport.Send(ctx, from, []string{r.Recipient}, msg)
+	ids := make([]int64, len(merged))
+	for i, m := range merged {
+		ids[i] = m.ID
+	}
+	switch {
+	case err == nil:
+		log.Info("outbox: sent", "merged", len(merged))
+		done := []store.OutboxDone{{ID: r.ID, Worker: s.c.Name, State: store.OutboxSent}}
+		for _, id := range ids {
+			done = append(done, store.OutboxDone{ID: id, Worker: s.c.Name, State: store.OutboxMerged, Into: r.ID})
+		}
+		finish(done...)
+	case relay.IsPermanent(err):
+		log.Warn("outbox: the relay refused the notification for good", "error", err)
+		var re *relay.Error
+		f := &store.Failure{Address: r.Recipient, Diagnostic: err.Error(), Kind: r.Kind}
+		bounce := false
+		if errors.As(err, &re) {
+			f.Status = re.Enhanced
+			bounce = strings.HasPrefix(re.Enhanced, "5.1.") || re.Enhanced == "" && (re.Code == 550 || re.Code == 551 || re.Code == 553)
+		}
+		done := []store.OutboxDone{s.failed(r, now, err.Error(), f, bounce)}
+		for _, m := range merged {
+			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxFailed, Error: "merged into " + strconv.FormatInt(r.ID, 10) + ": " + err.Error()})
+		}
+		finish(done...)
+	default:
+		log.Info("outbox: delivery failed, will retry", "error", err, "attempts", r.Attempts+1)
+		done := []store.OutboxDone{s.retry(r, now, err)}
+		for _, m := range merged { // they go back with the row they were merged into
+			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxPending, Held: true, Next: done[0].Next})
+		}
+		finish(done...)
+	}
+	return ids
+}
+
+// retry schedules another try with exponential backoff and jitter, or gives up after RetryFor.
+func (s *Sender) retry(r store.OutboxRow, now time.Time, err error) store.OutboxDone {
+	if now.Sub(r.RetryFrom) >= s.c.RetryFor {
+		return s.failed(r, now, fmt.Sprintf("gave up after %d tries over %s: %v", r.Attempts+1, s.c.RetryFor, err),
+			&store.Failure{Address: r.Recipient, Diagnostic: err.Error(), Kind: r.Kind}, false)
+	}
+	return store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxPending, Next: now.Add(Backoff(r.Attempts)), Error: err.Error()}
+}
+
+// Backoff is the wait before try attempts+2: 30 s doubling up to an hour, ±25 % jitter.
+func Backoff(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 0; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d + time.Duration((rand.Float64()-0.5)*0.5*float64(d))
+}
+
+func (s *Sender) failed(r store.OutboxRow, now time.Time, why string, f *store.Failure, bounced bool) store.OutboxDone {
+	return store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxFailed, Error: why, Failure: f, Bounced: bounced,
+		Event: &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyFailed, To: r.Recipient,
+			Reason: r.Kind + " notification failed: " + why}}
+}
+
+// brand returns the brand of the ticket's support address.
+func (s *Sender) brand(t ticket.Ticket) Brand {
+	b, ok := s.c.Brands[strings.ToLower(t.SupportAddress)]
+	if !ok {
+		return s.c.Brand
+	}
+	if b.From == "" {
+		b.From = s.c.Brand.From
+	}
+	if b.Name == "" {
+		b.Name = s.c.Brand.Name
+	}
+	if b.Templates == nil {
+		b.Templates = s.c.Templates
+	}
+	return b
+}
+
+// render builds the row's message (a digest when rows were merged into it).
+func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.OutboxRow) ([]byte, error) {
+	t, err := s.c.Store.Ticket(ctx, r.Number)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.c.Store.Messages(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	b := s.brand(t)
+	lang := string(r.Lang)
+	if lang != "fr" {
+		lang = "en"
+	}
+	m := templates.Mail{Kind: r.Kind, Lang: lang, Brand: b.Name, Role: string(r.Role),
+		Recipient: templates.Person{Name: r.RecipientName, Address: r.Recipient},
+		Ticket:    s.ticketView(t, ticket.Lang(lang)), Marker: signed.Marker,
+		Reason: r.Data[keyReason], Closing: r.Data[keyClosing], ToCode: r.Data[keyTo]}
+	m.Days, _ = strconv.Atoi(r.Data[keyDays])
+	m.Hours, _ = strconv.Atoi(r.Data[keyHours])
+	if to := r.Data[keyTo]; to != "" {
+		m.To = statusName(to, ticket.Lang(lang))
+		m.From = statusName(r.Data[keyFrom], ticket.Lang(lang))
+	}
+	if r.Data[keyFailAddr] != "" {
+		m.Failure = &templates.Failure{Address: r.Data[keyFailAddr], Status: r.Data[keyFailStatus],
+			Diagnostic: r.Data[keyFailDiag], Kind: r.Data[keyFailKind]}
+	}
+	var carried *ticket.Message
+	var files []File
+	if r.Message != 0 {
+		for i := range msgs {
+			if msgs[i].ID == r.Message {
+				carried = &msgs[i]
+			}
+		}
+	}
+	if carried != nil {
+		m.Message = s.messageView(*carried, ticket.Lang(lang), "")
+		if ticket.NormalizeAddress(carried.Author.Address) != r.Recipient {
+			files, err = s.files(ctx, *carried)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r.Role != ticket.RoleAgent {
+		m.Links.Ticket = s.link(signed.LinkView, t.Number, 0, r.ID, ViewLinkTTL)
+	}
+	if r.Kind == templates.Solved && r.Role == ticket.RoleRequester {
+		if sol, _ := strconv.ParseInt(r.Data[keySolution], 10, 64); sol > 0 {
+			m.Links.Approve = s.link(signed.LinkApprove, t.Number, sol, r.ID, ActionLinkTTL)
+			m.Links.Refuse = s.link(signed.LinkRefuse, t.Number, sol, r.ID, ActionLinkTTL)
+		}
+	}
+	if len(merged) > 0 {
+		m.Kind = templates.Digest
+		for _, x := range append([]store.OutboxRow{r}, merged...) {
+			m.Updates = append(m.Updates, templates.Update{Kind: x.Kind, Time: formatTime(x.Created, ticket.Lang(lang)),
+				Summary: s.summary(x, msgs, ticket.Lang(lang))})
+		}
+		m.Message, files = nil, nil
+	}
+	out, err := b.Templates.Mail(m)
+	if err != nil {
+		return nil, err
+	}
+	// Threading: a root id per ticket that every notification refers to, the message that
+	// started the ticket, and the message this one answers.
+	domain := domainOf(b.From)
+	root := s.c.Signer.MessageID(t.Number, "root", domain)
+	var first, answered string
+	if len(msgs) > 0 {
+		first = msgs[0].MessageID
+	}
+	if carried != nil {
+		answered = carried.MessageID
+	}
+	refs := references(root, first, answered)
+	inReplyTo := refs[len(refs)-1]
+	name := b.Name
+	if r.Role == ticket.RoleAgent && carried != nil && !carried.Author.Staff() {
+		// Agents see who wrote: "Alice Martin via Support".
+		if who := carried.Author.Name; who != "" {
+			name = who + " via " + b.Name
+		}
+	}
+	if err := checkAddress(r.Recipient); err != nil {
+		return nil, err
+	}
+	return Build(Message{
+		From:        gomail.Address{Name: name, Address: b.From},
+		To:          gomail.Address{Name: r.RecipientName, Address: r.Recipient},
+		ReplyTo:     s.c.Signer.ReplyAddress(s.supportOf(t), t.Number),
+		Subject:     out.Subject,
+		Date:        s.c.Now(),
+		MessageID:   r.MessageID,
+		InReplyTo:   inReplyTo,
+		References:  refs,
+		ThreadTopic: t.Subject,
+		ThreadIndex: ThreadIndex(root, t.Created, s.c.Now()),
+		Loop:        s.c.Signer.LoopValue(),
+		Lang:        lang,
+		Text:        out.Text,
+		HTML:        out.HTML,
+		Files:       files,
+	})
+}
+
+func checkAddress(a string) error {
+	if _, err := mail.ParseAddress(a); err != nil {
+		return fmt.Errorf("recipient %q: %w", a, err)
+	}
+	return nil
+}
+
+func (s *Sender) supportOf(t ticket.Ticket) string {
+	if t.SupportAddress != "" {
+		return t.SupportAddress
+	}
+	return s.c.Support
+}
+
+func domainOf(addr string) string {
+	if _, d, ok := strings.Cut(addr, "@"); ok && d != "" {
+		return strings.ToLower(d)
+	}
+	return "localhost"
+}
+
+// link makes a signed web link.
+func (s *Sender) link(action string, number, solution, outbox int64, ttl time.Duration) string {
+	tok := s.c.Signer.LinkToken(signed.Link{Action: action, Number: number, Solution: solution, Outbox: outbox,
+		Expires: s.c.Now().Add(ttl)})
+	path := "/t/"
+	switch action {
+	case signed.LinkApprove:
+		path = "/approve/"
+	case signed.LinkRefuse:
+		path = "/refuse/"
+	}
+	return s.c.BaseURL + path + tok
+}
+
+// files loads a message's attachments, or none when together they are too large to attach.
+func (s *Sender) files(ctx context.Context, m ticket.Message) ([]File, error) {
+	var total int64
+	for _, a := range m.Attachments {
+		total += a.Size
+	}
+	if total > s.c.MaxAttach {
+		return nil, nil
+	}
+	var out []File
+	for _, a := range m.Attachments {
+		data, err := s.c.Store.Blob(ctx, a.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, File{Name: a.Filename, ContentType: a.ContentType, Data: data})
+	}
+	return out, nil
+}
+
+// TicketView is what mails and pages show of a ticket, in a language.
+func TicketView(t ticket.Ticket, lang ticket.Lang, types ticket.Types, tagPrefix string) templates.Ticket {
+	if tagPrefix == "" {
+		tagPrefix = "#"
+	}
+	return templates.Ticket{Number: t.Number, Tag: ticket.Tag(tagPrefix, t.Number), Subject: t.Subject, Status: string(t.Status),
+		StatusName: t.Status.Name(lang), Priority: t.Priority.Name(lang), Type: types.Name(t.Type, lang),
+		Requester: templates.Person{Name: t.Requester.Name, Address: t.Requester.Address}, Assignee: t.Assignee,
+		Created: formatTime(t.Created, lang)}
+}
+
+func (s *Sender) ticketView(t ticket.Ticket, lang ticket.Lang) templates.Ticket {
+	return TicketView(t, lang, s.c.Types, s.c.TagPrefix)
+}
+
+// MessageView is what mails and pages show of a message; fileURL(i), when given, links its attachments.
+func MessageView(m ticket.Message, lang ticket.Lang, fileURL func(int) string) *templates.Message {
+	v := &templates.Message{Author: templates.Person{Name: m.Author.Name, Address: m.Author.Address},
+		Staff: m.Author.Staff(), Time: formatTime(m.Time, lang), Text: m.Text}
+	if m.Author.Role == ticket.RoleSystem {
+		v.Author.Name = "guichet"
+	}
+	if m.HTML != "" {
+		v.HTML = template.HTML(parse.Sanitize(m.HTML)) // sanitized on the way in, and again on the way out
+	}
+	for i, a := range m.Attachments {
+		av := templates.Attachment{Name: a.Filename, Size: sizeOf(a.Size)}
+		if fileURL != nil {
+			av.URL = fileURL(i)
+		}
+		v.Attachments = append(v.Attachments, av)
+	}
+	return v
+}
+
+func (s *Sender) messageView(m ticket.Message, lang ticket.Lang, _ string) *templates.Message {
+	return MessageView(m, lang, nil)
+}
+
+func statusName(code string, lang ticket.Lang) string {
+	if code == "reopened" {
+		if lang == ticket.French {
+			return "rouvert"
+		}
+		return "reopened"
+	}
+	return ticket.Status(code).Name(lang)
+}
+
+func formatTime(t time.Time, lang ticket.Lang) string {
+	if t.IsZero() {
+		return ""
+	}
+	if lang == ticket.French {
+		return t.UTC().Format("02/01/2006 15:04 UTC")
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+// summary is one line about a merged notification.
+func (s *Sender) summary(r store.OutboxRow, msgs []ticket.Message, lang ticket.Lang) string {
+	var parts []string
+	if to := r.Data[keyTo]; to != "" {
+		parts = append(parts, statusName(to, lang))
+	}
+	if reason := r.Data[keyReason]; reason != "" {
+		parts = append(parts, firstLine(reason))
+	}
+	for _, m := range msgs {
+		if m.ID == r.Message && r.Message != 0 {
+			parts = append(parts, firstLine(m.Text))
+		}
+	}
+	return strings.Join(parts, " — ")
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + " …"
+	}
+	if len([]rune(s)) > 120 {
+		s = string([]rune(s)[:120]) + "…"
+	}
+	return s
+}
