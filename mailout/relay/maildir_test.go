@@ -1,0 +1,162 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func readDir(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+func TestMaildirConcurrentSends(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "outbox") // parents do not exist yet
+	tr := openT(t, "maildir:"+dir, Options{})
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		fi, err := os.Stat(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); !fi.IsDir() || perm != 0o700 {
+			t.Errorf("%s: mode %v, want a 0700 directory", sub, fi.Mode())
+		}
+	}
+
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			msg := fmt.Sprintf("Subject: message %d\r\n\r\nbody %d\r\n", i, i)
+			errs <- tr.Send(context.Background(), "guichet@example.com", []string{fmt.Sprintf("user%d@example.org", i)}, []byte(msg))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if left := readDir(t, filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("tmp/ holds %d files after delivery, want none", len(left))
+	}
+	files := readDir(t, filepath.Join(dir, "new"))
+	if len(files) != n {
+		t.Fatalf("new/ holds %d files, want %d", len(files), n)
+	}
+	nameRE := regexp.MustCompile(`^[0-9]+\.[0-9]+_[0-9]+\.[^/:]+$`)
+	seen := make(map[int]bool)
+	for _, f := range files {
+		if !nameRE.MatchString(f.Name()) {
+			t.Errorf("file name %q is not <unixnano>.<pid>_<counter>.<host>", f.Name())
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "new", f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var i int
+		if _, err := fmt.Sscanf(string(data[strings.Index(string(data), "Subject:"):]), "Subject: message %d", &i); err != nil {
+			t.Fatalf("%s: %v\n%s", f.Name(), err, data)
+		}
+		want := fmt.Sprintf("Return-Path: <guichet@example.com>\r\nDelivered-To: user%d@example.org\r\n"+
+			"Subject: message %d\r\n\r\nbody %d\r\n", i, i, i)
+		if string(data) != want {
+			t.Errorf("%s:\n got %q\nwant %q", f.Name(), data, want)
+		}
+		if seen[i] {
+			t.Errorf("message %d written twice", i)
+		}
+		seen[i] = true
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "new", files[0].Name())); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("message file mode %v (%v), want 0600", fi.Mode(), err)
+	}
+}
+
+func TestMaildirHeaders(t *testing.T) {
+	tests := []struct {
+		name string
+		from string
+		to   []string
+		msg  string
+		want string
+	}{
+		{name: "CRLF message", from: "a@example.com", to: []string{"b@example.org"},
+			msg:  "Subject: x\r\n\r\nhi\r\n",
+			want: "Return-Path: <a@example.com>\r\nDelivered-To: b@example.org\r\nSubject: x\r\n\r\nhi\r\n"},
+		{name: "LF message keeps LF", from: "a@example.com", to: []string{"b@example.org"},
+			msg:  "Subject: x\n\nhi\n",
+			want: "Return-Path: <a@example.com>\nDelivered-To: b@example.org\nSubject: x\n\nhi\n"},
+		{name: "null sender, two recipients", from: "", to: []string{"b@example.org", "c@example.org"},
+			msg: "Subject: x\r\n\r\nhi\r\n",
+			want: "Return-Path: <>\r\nDelivered-To: b@example.org\r\nDelivered-To: c@example.org\r\n" +
+				"Subject: x\r\n\r\nhi\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tr := openT(t, "maildir:"+dir, Options{})
+			if err := tr.Send(context.Background(), tt.from, tt.to, []byte(tt.msg)); err != nil {
+				t.Fatal(err)
+			}
+			files := readDir(t, filepath.Join(dir, "new"))
+			if len(files) != 1 {
+				t.Fatalf("new/ holds %d files, want 1", len(files))
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "new", files[0].Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(data) != tt.want {
+				t.Errorf("got %q\nwant %q", data, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaildirErrors(t *testing.T) {
+	dir := t.TempDir()
+	tr := openT(t, "maildir:"+dir, Options{})
+
+	err := tr.Send(context.Background(), "a@example.com", []string{"b@example.org\nBcc: x@example.net"}, []byte("x\r\n"))
+	if !IsPermanent(err) {
+		t.Errorf("header injection through a recipient: got %v, want a permanent error", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = tr.Send(ctx, "a@example.com", []string{"b@example.org"}, []byte("x\r\n"))
+	asError(t, err)
+	if err == nil || IsPermanent(err) {
+		t.Errorf("cancelled context: got %v, want a temporary error", err)
+	}
+
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Send(context.Background(), "a@example.com", []string{"b@example.org"}, []byte("x\r\n"))
+	if e := asError(t, err); e.Permanent || !strings.Contains(err.Error(), "maildir:"+dir) {
+		t.Errorf("missing tmp/: got %v, want a temporary error naming the Maildir", err)
+	}
+
+	tr.Close()
+	if err := tr.Send(context.Background(), "a@example.com", []string{"b@example.org"}, []byte("x\r\n")); err == nil {
+		t.Error("Send after Close succeeded")
+	}
+	if files := readDir(t, filepath.Join(dir, "new")); len(files) != 0 {
+		t.Errorf("new/ holds %d files, want none", len(files))
+	}
+}
