@@ -31,6 +31,7 @@ func (s *Store) AddAgent(ctx context.Context, address, name string, now time.Tim
 	if err != nil {
 		return fmt.Errorf("store: add agent %s: %w", address, s.classify(err))
 	}
+	s.forgetAgents()
 	return nil
 }
 
@@ -46,6 +47,7 @@ func (s *Store) RemoveAgent(ctx context.Context, address string) error {
 	if n, _ := r.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: agent %s: %w", address, ErrNotFound)
 	}
+	s.forgetAgents()
 	return nil
 }
 

@@ -195,5 +195,21 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 		kind, thread_by, notify, ticket_id, message) VALUES `+values(len(items), 11)), iargs...); err != nil {
 		return fmt.Errorf("inbound: %w", err)
 	}
-	return nil
+	// 7. Their notifications, in one statement.
+	var ps []planned
+	for _, it := range items {
+		n := Notice{Ticket: it.t, Events: []ticket.Event{it.ev}, Quiet: !it.in.Notify,
+			Actor: ticket.Actor{Role: ticket.RoleRequester, Address: it.t.Requester.Address, Name: it.t.Requester.Name}}
+		if id, ok := msgOf[it.t.ID]; ok {
+			a := it.in.Action
+			n.Message = &ticket.Message{ID: id, TicketID: it.t.ID, Time: it.t.Created, Author: n.Actor, Visibility: ticket.Public,
+				Text: strings.TrimSpace(a.Text), HTML: a.HTML, MessageID: a.MessageID}
+		}
+		ns, err := s.plan(ctx, tx, n)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, planned{it.t.ID, ns})
+	}
+	return s.insertOutbox(ctx, tx, ps, items[0].in.Received)
 }

@@ -109,6 +109,9 @@ func (s *Store) deliverSavepoint(ctx context.Context, tx *sqlx.Tx, in *ticket.In
 
 func (s *Store) deliver(ctx context.Context, tx *sqlx.Tx, in *ticket.Inbound, p ticket.Policy) (ticket.Delivered, error) {
 	var d ticket.Delivered
+	if !in.Notify {
+		ctx = quiet(ctx)
+	}
 	seen, err := s.seen(ctx, tx, in.Dedup)
 	if err != nil || seen {
 		d.Duplicate = seen
@@ -160,6 +163,12 @@ func (s *Store) deliver(ctx context.Context, tx *sqlx.Tx, in *ticket.Inbound, p 
 			b.Status, b.Permanent, clip(b.Diagnostic, 1000), ticketID, inboundID); err != nil {
 			return d, fmt.Errorf("insert delivery failure: %w", err)
 		}
+		if t.ID != 0 {
+			f := Failure{Address: ticket.NormalizeAddress(b.Recipient), Status: b.Status, Diagnostic: b.Diagnostic}
+			if err := s.notify(ctx, tx, Notice{Ticket: t, Actor: ticket.System, Failures: []Failure{f}}, in.Received); err != nil {
+				return d, err
+			}
+		}
 	}
 	return d, nil
 }
@@ -185,13 +194,17 @@ func (s *Store) deliverNew(ctx context.Context, tx *sqlx.Tx, in *ticket.Inbound,
 	}
 	author := ticket.Actor{Role: ticket.RoleRequester, Address: t.Requester.Address, Name: t.Requester.Name}
 	var msgID int64
+	var m *ticket.Message
 	a := in.Action
 	if strings.TrimSpace(a.Text) != "" || len(in.Files) > 0 || a.MessageID != "" {
-		m := &ticket.Message{TicketID: t.ID, Time: t.Created, Author: author, Visibility: ticket.Public,
+		m = &ticket.Message{TicketID: t.ID, Time: t.Created, Author: author, Visibility: ticket.Public,
 			Text: strings.TrimSpace(a.Text), HTML: a.HTML, MessageID: a.MessageID, Attachments: describe(in.Files)}
 		if msgID, err = s.insertMessage(ctx, tx, m, in.Files); err != nil {
 			return t, 0, err
 		}
+	}
+	if err := s.notify(ctx, tx, Notice{Ticket: t, Events: []ticket.Event{ev}, Message: m, Actor: opener}, in.Received); err != nil {
+		return t, 0, err
 	}
 	by := opener
 	if by.Role == ticket.RoleRequester {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +30,8 @@ var (
 	ErrNotFound         = ticket.ErrNotFound
 	ErrDuplicateMessage = errors.New("message already stored")
 	ErrUnavailable      = errors.New("database unavailable")
+	ErrStale            = errors.New("the solution is no longer the one waiting for an answer")
+	ErrUsed             = errors.New("the link was used already")
 	ErrSchemaTooNew     = errors.New("database schema is newer than this guichet")
 	ErrSchemaTooOld     = errors.New("database schema is not up to date")
 )
@@ -55,6 +58,12 @@ type Store struct {
 	log     *slog.Logger
 	start   int64
 	timeout time.Duration
+
+	mu       sync.Mutex
+	planner  Planner       // who is told about a change; nil: nobody
+	agents   []Agent       // cached for the planner
+	agentsAt time.Time     // when agents was read
+	outboxed chan struct{} // a notification was written
 }
 
 // Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,
@@ -64,7 +73,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{log: opts.Logger, start: opts.TicketStart, timeout: opts.QueryTimeout}
+	s := &Store{log: opts.Logger, start: opts.TicketStart, timeout: opts.QueryTimeout, outboxed: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,10 +145,22 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 5*time.Second))
 	defer cancel()
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("store: %w: %w", ErrUnavailable, err)
+	for try := 0; ; try++ {
+		err := s.db.PingContext(ctx)
+		// A new SQLite connection switches the file to WAL; while another process does the same
+		// on a fresh file, SQLite says "locked" at once instead of waiting: wait, retry.
+		if err != nil && s.dialect == SQLite && try < 20 && strings.Contains(err.Error(), "database is locked") {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(5+5*try) * time.Millisecond):
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w: %w", ErrUnavailable, err)
+		}
+		return nil
 	}
-	return nil
 }
 
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -156,7 +177,7 @@ func (s *Store) tx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateMessage) || isDomain(err) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateMessage) || errors.Is(err, ErrStale) || errors.Is(err, ErrUsed) || isDomain(err) {
 			return err
 		}
 		return fmt.Errorf("store: %s: %w", what, s.classify(err))

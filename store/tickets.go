@@ -118,9 +118,11 @@ func (s *Store) CreateTicket(ctx context.Context, in CreateInput, p ticket.Polic
 		}
 		if msg != nil {
 			msg.TicketID = t.ID
-			_, err = s.insertMessage(ctx, tx, msg, in.Files)
+			if _, err = s.insertMessage(ctx, tx, msg, in.Files); err != nil {
+				return err
+			}
 		}
-		return err
+		return s.notify(ctx, tx, Notice{Ticket: t, Events: []ticket.Event{ev}, Message: msg, Actor: in.By}, in.Now)
 	})
 	return t, err
 }
@@ -278,6 +280,11 @@ type ApplyInput struct {
 	Actor ticket.Actor
 	Files []File // attachment contents; their descriptions go on the message
 	Now   time.Time
+	// Solution, when set, is the solution the action answers: the action fails with ErrStale
+	// unless the ticket is solved with exactly that solution waiting.
+	Solution int64
+	// Token, when set, is a single-use link: the action fails with ErrUsed if it was used before.
+	Token string
 }
 
 // Result is what an action did.
@@ -304,6 +311,20 @@ func (s *Store) Apply(ctx context.Context, in ApplyInput, p ticket.Policy) (Resu
 		by, err := s.resolveActor(ctx, tx, t, in.Actor)
 		if err != nil {
 			return err
+		}
+		if in.Solution != 0 {
+			id, err := s.solutionID(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			if id != in.Solution {
+				return fmt.Errorf("store: ticket %d: %w", t.Number, ErrStale)
+			}
+		}
+		if in.Token != "" {
+			if err := s.useToken(ctx, tx, in.Token, in.Now); err != nil {
+				return err
+			}
 		}
 		res, err = s.applyLocked(ctx, tx, t, in.Action, by, in.Files, in.Now, p)
 		return err
@@ -334,9 +355,11 @@ func (s *Store) applyLocked(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket, a
 		return res, err
 	}
 	if c.Message != nil {
-		_, err = s.insertMessage(ctx, tx, c.Message, files)
+		if _, err = s.insertMessage(ctx, tx, c.Message, files); err != nil {
+			return res, err
+		}
 	}
-	return res, err
+	return res, s.notify(ctx, tx, Notice{Ticket: c.Ticket, Events: c.Events, Message: c.Message, Actor: by}, now)
 }
 
 // followUp opens the ticket that a message on a long-closed ticket starts, linked to it.
@@ -364,6 +387,9 @@ func (s *Store) followUp(ctx context.Context, tx *sqlx.Tx, res *Result, closed t
 	msg.TicketID = t.ID
 	msg.Author.Role = ticket.RoleRequester
 	if _, err := s.insertMessage(ctx, tx, &msg, files); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, Notice{Ticket: t, Events: []ticket.Event{ev}, Message: &msg, Actor: by}, now); err != nil {
 		return err
 	}
 	res.Message = &msg
@@ -402,4 +428,14 @@ func (s *Store) resolveActor(ctx context.Context, q querier, t ticket.Ticket, a 
 
 func sqlxGet(ctx context.Context, q querier, dest any, query string, args ...any) error {
 	return sqlx.GetContext(ctx, q, dest, q.Rebind(query), args...)
+}
+
+// SetRequesterLang stores the language a requester reads, learnt from their browser.
+func (s *Store) SetRequesterLang(ctx context.Context, number int64, lang ticket.Lang) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE tickets SET requester_lang = ? WHERE number = ?`), string(lang), number); err != nil {
+		return fmt.Errorf("store: ticket %d: language: %w", number, s.classify(err))
+	}
+	return nil
 }

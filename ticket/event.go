@@ -16,8 +16,10 @@ const (
 	EventSolutionRefused  EventKind = "solution_refused"
 	EventReopened         EventKind = "reopened"
 	EventClosedAuto       EventKind = "closed_automatically"
-	EventFollowedUp       EventKind = "followed_up"       // a message after the reopen window opened ticket To
-	EventParticipantAdded EventKind = "participant_added" // a writer not in copy showed they received the ticket's mail
+	EventFollowedUp       EventKind = "followed_up"          // a message after the reopen window opened ticket To
+	EventParticipantAdded EventKind = "participant_added"    // a writer not in copy showed they received the ticket's mail
+	EventNotifyFailed     EventKind = "notification_failed"  // a notification could not be delivered (To: the address)
+	EventNotifyDelayed    EventKind = "notification_delayed" // the rate limit held a notification back (To: the address)
 )
 
 // Event records one change: who, when, what it was, what it became, and why.

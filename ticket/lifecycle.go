@@ -275,6 +275,9 @@ func (c *change) message(a Action, vis Visibility, p Policy) error {
 		if p.ThanksKeepsSolved && IsThanksOnly(text) {
 			return nil
 		}
+		if kind, _, ok := ParseAnswer(text); ok && kind == ActApprove {
+			return nil // an approval that reached us as a plain message never counts as a refusal
+		}
 		reason := text
 		if reason == "" {
 			reason = "(a message with attachments only)"
