@@ -50,6 +50,16 @@ type Config struct {
 	SMTPRatePerIP int       `toml:"smtp_rate_per_ip"`      // GUICHET_SMTP_RATE_PER_IP: messages a minute from one client, 0 = none
 	Mailboxes     []Mailbox `toml:"mailboxes"`             // file only
 
+	Relay        string   `toml:"relay"`              // GUICHET_RELAY: smtp://, smtps:// or maildir:PATH
+	BaseURL      string   `toml:"base_url"`           // GUICHET_BASE_URL: where the links in mail point
+	NoreplyName  string   `toml:"noreply_name"`       // GUICHET_NOREPLY_NAME: the From display name
+	TemplatesDir string   `toml:"templates_dir"`      // GUICHET_TEMPLATES_DIR: files overriding the embedded templates
+	DefaultLang  string   `toml:"default_lang"`       // GUICHET_DEFAULT_LANG: en or fr
+	NotifyOff    []string `toml:"notify_off"`         // GUICHET_NOTIFY_OFF: notification kinds switched off
+	RetryFor     Duration `toml:"notify_retry_for"`   // GUICHET_NOTIFY_RETRY_FOR: how long a notification is retried
+	RateLimit    int      `toml:"notify_rate_limit"`  // GUICHET_NOTIFY_RATE_LIMIT: per recipient and per ticket, 0 = none
+	RateWindow   Duration `toml:"notify_rate_window"` // GUICHET_NOTIFY_RATE_WINDOW
+
 	File string `toml:"-"` // the file the settings came from, "" when none
 }
 
@@ -67,6 +77,10 @@ type Route struct {
 	Priority string `toml:"priority"`
 	Group    string `toml:"group"`
 	Lang     string `toml:"lang"`
+	// How its notifications are signed: the From address and display name, and its own templates.
+	From      string `toml:"from"`
+	Name      string `toml:"name"`
+	Templates string `toml:"templates_dir"`
 }
 
 // Mailbox is one [[mailboxes]] entry: an IMAP mailbox to read.
@@ -101,6 +115,13 @@ func Default() Config {
 		SMTPAddr:          "127.0.0.1:2525",
 		SMTPTrusted:       []string{"127.0.0.0/8", "::1/128"},
 		SMTPRatePerIP:     600,
+		Relay:             "maildir:./outbox",
+		BaseURL:           "http://127.0.0.1:8080",
+		NoreplyName:       "Support",
+		DefaultLang:       "en",
+		RetryFor:          Duration(48 * time.Hour),
+		RateLimit:         10,
+		RateWindow:        Duration(10 * time.Minute),
 	}
 	for _, t := range ticket.DefaultTypes {
 		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
@@ -169,6 +190,8 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		"GUICHET_REOPEN_WITHIN":       &c.ReopenWithin,
 		"GUICHET_AUTOCLOSE_AFTER":     &c.AutoCloseAfter,
 		"GUICHET_PENDING_CLOSE_AFTER": &c.PendingCloseAfter,
+		"GUICHET_NOTIFY_RETRY_FOR":    &c.RetryFor,
+		"GUICHET_NOTIFY_RATE_WINDOW":  &c.RateWindow,
 	} {
 		if v, ok := getenv(name); ok {
 			d, err := ParseDuration(v)
@@ -207,6 +230,19 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			return fmt.Errorf("config: GUICHET_SMTP_RATE_PER_IP: %q is not a whole number of 0 or more", v)
 		}
 		c.SMTPRatePerIP = n
+	}
+	str("GUICHET_RELAY", &c.Relay)
+	str("GUICHET_BASE_URL", &c.BaseURL)
+	str("GUICHET_NOREPLY_NAME", &c.NoreplyName)
+	str("GUICHET_TEMPLATES_DIR", &c.TemplatesDir)
+	str("GUICHET_DEFAULT_LANG", &c.DefaultLang)
+	list("GUICHET_NOTIFY_OFF", &c.NotifyOff)
+	if v, ok := getenv("GUICHET_NOTIFY_RATE_LIMIT"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return fmt.Errorf("config: GUICHET_NOTIFY_RATE_LIMIT: %q is not a whole number of 0 or more", v)
+		}
+		c.RateLimit = n
 	}
 	str("GUICHET_SMTP_ADDR", &c.SMTPAddr)
 	str("GUICHET_LMTP_ADDR", &c.LMTPAddr)
@@ -302,6 +338,21 @@ func (c Config) Validate() error {
 		if r.Lang != "" && r.Lang != "en" && r.Lang != "fr" {
 			errs = append(errs, fmt.Sprintf("%s: lang %q: want en or fr", where, r.Lang))
 		}
+		if r.From != "" && (!ticket.ValidAddress(ticket.NormalizeAddress(r.From)) || strings.Contains(r.From, "+")) {
+			errs = append(errs, fmt.Sprintf("%s: from %q is not an address without a +tag", where, r.From))
+		}
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("base_url (GUICHET_BASE_URL) %q is not an http:// or https:// URL", c.BaseURL))
+	}
+	if c.DefaultLang != "en" && c.DefaultLang != "fr" {
+		errs = append(errs, fmt.Sprintf("default_lang (GUICHET_DEFAULT_LANG) %q: want en or fr", c.DefaultLang))
+	}
+	if c.Relay == "" {
+		errs = append(errs, "relay (GUICHET_RELAY) is empty; the default is maildir:./outbox")
+	}
+	if c.RateLimit < 0 || c.RetryFor < 0 || c.RateWindow < 0 {
+		errs = append(errs, "notify_rate_limit, notify_retry_for and notify_rate_window cannot be negative")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, "tls_cert and tls_key (GUICHET_TLS_CERT, GUICHET_TLS_KEY) go together")

@@ -115,6 +115,11 @@ func (p *Pipeline) inbound(ctx context.Context, a *Analysis, raw []byte, env *En
 				return nil, err
 			}
 		}
+		if !a.SenderIsAgent && !env.Sent {
+			if err := p.answer(ctx, a, in, text); err != nil {
+				return nil, err
+			}
+		}
 		return in, nil
 	}
 	// A new ticket.
@@ -215,5 +220,52 @@ func (p *Pipeline) checkAssignees(ctx context.Context, in *ticket.Inbound) error
 		kept = append(kept, c)
 	}
 	in.Commands = kept
+	return nil
+}
+
+// answer turns a requester's "approve" or "refuse: reason" reply into the approval or the
+// refusal of the waiting solution — only when the reply is threaded by the signed reply address
+// or names the solution's notification in In-Reply-To/References, both of which only a
+// recipient of our mail knows. A subject tag alone is not enough: anyone can forge From.
+func (p *Pipeline) answer(ctx context.Context, a *Analysis, in *ticket.Inbound, text string) error {
+	kind, rest, ok := ticket.ParseAnswer(text)
+	if !ok || p.store == nil {
+		return nil
+	}
+	t, err := p.store.Ticket(ctx, in.Number)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	if t.Status != ticket.StatusSolved || ticket.NormalizeAddress(a.From.Address) != t.Requester.Address {
+		return nil
+	}
+	trusted := in.ThreadBy == ByReplyAddress
+	if !trusted && in.ThreadBy == ByReferences {
+		refs := append(append([]string(nil), a.msg.References...), a.msg.InReplyTo...)
+		n, k, err := p.store.NotificationKind(ctx, refs)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		trusted = n == t.Number && k == "solved"
+	}
+	what := map[ticket.ActionKind]string{ticket.ActApprove: "approval", ticket.ActRefuse: "refusal"}[kind]
+	if !trusted {
+		in.Notes = append(in.Notes, fmt.Sprintf("This reply reads as an %s of the solution but was not applied: it is not threaded "+
+			"by the ticket's signed reply address nor by the solution's notification (thread: %s), and From alone can be forged. "+
+			"The requester can use the links of the solution's mail.", what, orUnknown(in.ThreadBy)))
+		return nil
+	}
+	action := ticket.Action{Kind: kind, MessageID: in.Action.MessageID, Attachments: in.Action.Attachments}
+	if kind == ticket.ActApprove {
+		action.Text = rest
+		if action.Text == "" && len(in.Files) > 0 {
+			action.Text = "(approved with attachments)"
+		}
+	} else {
+		action.Reason = rest
+	}
+	in.Action = action
+	in.Notes = append(in.Notes, fmt.Sprintf("Solution %s by e-mail from %s (threaded by %s).", map[ticket.ActionKind]string{
+		ticket.ActApprove: "approved", ticket.ActRefuse: "refused"}[kind], t.Requester.Address, in.ThreadBy))
 	return nil
 }

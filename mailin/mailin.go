@@ -72,6 +72,9 @@ type Store interface {
 	IsAgent(ctx context.Context, address string) (bool, error)
 	TicketsOpenedSince(ctx context.Context, requester string, since time.Time) (int, error)
 	Deliver(ctx context.Context, in *ticket.Inbound, p ticket.Policy) (ticket.Delivered, error)
+	// NotificationKind returns the ticket and kind of the notification sent with one of these
+	// Message-IDs (latest first); kind "" when none was.
+	NotificationKind(ctx context.Context, ids []string) (number int64, kind string, err error)
 }
 
 // Pipeline is the inbound pipeline with its configuration.

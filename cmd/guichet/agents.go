@@ -67,13 +67,17 @@ func init() {
 	})
 }
 
-// withStore opens the store for one command and closes it after.
+// withStore opens the store for one command and closes it after. The changes the command
+// makes write their notifications.
 func withStore(e *env, fn func(s *store.Store) error) error {
 	s, err := e.openStore()
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if _, err := e.notifying(s); err != nil {
+		return err
+	}
 	return fn(s)
 }
 

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
-	_ "github.com/lib/pq"
+	"guichet/internal/testdb"
 )
 
 var (
@@ -57,30 +53,5 @@ func freeAddr(t *testing.T) string {
 // GUICHET_TEST_POSTGRES is set, else a SQLite file.
 func testDB(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("GUICHET_TEST_POSTGRES")
-	if base == "" {
-		return filepath.Join(t.TempDir(), "g.db")
-	}
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "guichet_cmd_" + hex.EncodeToString(b)
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("postgres", base); err == nil {
-			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testdb.DSN(t)
 }

@@ -186,7 +186,7 @@ func ingest(e *env, fs *flag.FlagSet, files []string) error {
 		return tempFail{err} // a database that is down or not migrated yet: keep the mail, retry later
 	}
 	defer s.Close()
-	sg, err := e.signer(s, true)
+	sg, err := e.notifying(s)
 	if err != nil {
 		return tempFail{err}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"guichet/store"
+	"guichet/web"
 )
 
 func init() {
@@ -36,7 +37,8 @@ func init() {
 	register(&command{
 		name: "serve",
 		summary: "Run the gateway: migrate the store, take mail by SMTP (GUICHET_SMTP_ADDR), LMTP (GUICHET_LMTP_ADDR)\n" +
-			"and the configured IMAP mailboxes, and serve GET /healthz on GUICHET_HTTP_ADDR, until SIGINT or SIGTERM.",
+			"and the configured IMAP mailboxes, send the notifications (GUICHET_RELAY), and serve the ticket and\n" +
+			"approve/refuse pages and GET /healthz on GUICHET_HTTP_ADDR, until SIGINT or SIGTERM.",
 		run: serve,
 	})
 }
@@ -57,7 +59,27 @@ func serve(e *env, _ *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	sg, err := e.notifying(s)
+	if err != nil {
+		mail.stop(context.Background(), e)
+		return err
+	}
+	sender, pages, relayTr, err := startSender(e, s, sg)
+	if err != nil {
+		mail.stop(context.Background(), e)
+		return err
+	}
+	defer relayTr.Close()
+	sendCtx, stopSending := context.WithCancel(context.WithoutCancel(e.ctx))
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		sender.Run(sendCtx)
+	}()
+	defer func() { stopSending(); <-sent }()
 	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler(web.Config{Store: s, Signer: sg, Templates: pages, Policy: e.cfg.Policy(),
+		TagPrefix: e.cfg.TagPrefix, Brand: e.cfg.NoreplyName, Logger: e.log}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

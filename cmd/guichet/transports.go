@@ -27,7 +27,7 @@ type transports struct {
 
 // startTransports starts the SMTP/LMTP receiver and the IMAP poller as configured.
 func startTransports(e *env, s *store.Store) (*transports, error) {
-	sg, err := e.signer(s, true)
+	sg, err := e.notifying(s)
 	if err != nil {
 		return nil, err
 	}
