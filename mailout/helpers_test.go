@@ -81,7 +81,7 @@ type recSession struct {
 }
 
 func (s *recSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *recSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = append(s.to, to); return nil }
+func (s *recSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
 func (s *recSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {

@@ -125,7 +125,9 @@ func TestWhoGetsWhat(t *testing.T) {
 			assign(w, n)
 			w.apply(n, ticket.Action{Kind: ticket.ActClose}, alice)
 		},
-			do:   func(w *world, n int64) { w.apply(n, ticket.Action{Kind: ticket.ActReopen, Reason: "the fix did not hold"}, alice) },
+			do: func(w *world, n int64) {
+				w.apply(n, ticket.Action{Kind: ticket.ActReopen, Reason: "the fix did not hold"}, alice)
+			},
 			want: map[string]string{client: templates.Status, cc: templates.Status}},
 		{name: "requester follow-up goes to the assignee only", before: assign,
 			do: func(w *world, n int64) {
@@ -144,7 +146,9 @@ func TestWhoGetsWhat(t *testing.T) {
 			},
 			want: map[string]string{agentA: templates.AgentFollowUp, agentB: templates.AgentFollowUp}},
 		{name: "priority change tells nobody", before: assign,
-			do:   func(w *world, n int64) { w.apply(n, ticket.Action{Kind: ticket.ActPriority, Priority: ticket.PriorityHigh}, alice) },
+			do: func(w *world, n int64) {
+				w.apply(n, ticket.Action{Kind: ticket.ActPriority, Priority: ticket.PriorityHigh}, alice)
+			},
 			want: map[string]string{}},
 	}
 	for _, lang := range []ticket.Lang{ticket.English, ticket.French} {

@@ -22,13 +22,14 @@ import (
 
 // server is a `guichet serve` subprocess that a test can kill and restart.
 type server struct {
-	t    *testing.T
-	bin  string
-	env  []string
-	cmd  *exec.Cmd
-	smtp string
-	http string
-	log  *os.File
+	t      *testing.T
+	bin    string
+	env    []string
+	cmd    *exec.Cmd
+	smtp   string
+	http   string
+	outbox string // the Maildir the notifications go to
+	log    *os.File
 }
 
 func startServer(t *testing.T, db string, extra ...string) *server {
@@ -36,8 +37,9 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "guichet.toml")
 	os.WriteFile(cfg, nil, 0o644)
-	s := &server{t: t, bin: guichetBinary(t), smtp: freeAddr(t), http: freeAddr(t)}
+	s := &server{t: t, bin: guichetBinary(t), smtp: freeAddr(t), http: freeAddr(t), outbox: filepath.Join(dir, "outbox")}
 	s.env = append(os.Environ(), "GUICHET_DB="+db, "GUICHET_CONFIG="+cfg, "GUICHET_SMTP_ADDR="+s.smtp,
+		"GUICHET_RELAY=maildir:"+s.outbox, "GUICHET_BASE_URL=http://"+s.http,
 		"GUICHET_HTTP_ADDR="+s.http, "GUICHET_SUPPORT_ADDRESSES=support@crash.example",
 		"GUICHET_NOREPLY_ADDRESS=noreply@crash.example", "GUICHET_FLOOD_LIMIT=0", "GUICHET_LOG_LEVEL=warn")
 	s.env = append(s.env, extra...)
