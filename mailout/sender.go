@@ -145,10 +145,16 @@ func (s *Sender) Run(ctx context.Context) error {
 }
 
 // RunOnce claims one batch of due rows and delivers them; it returns how many it claimed.
+// What became of the batch is recorded in one transaction at the end (a crash before it may
+// send those rows again, with the same Message-IDs: delivery is at least once).
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.c.Now()
 	rows, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, 64)
 	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	b, err := s.newBatch(ctx, rows, now)
+	if err != nil {
 		return 0, err
 	}
 	// One recipient's mail goes in order; recipients in parallel.
@@ -162,6 +168,8 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	}
 	sem := make(chan struct{}, s.c.Workers)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var done []store.OutboxDone
 	for _, rcpt := range order {
 		sem <- struct{}{}
 		wg.Add(1)
@@ -172,72 +180,145 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 				if merged[r.ID] {
 					continue
 				}
-				for _, id := range s.deliver(ctx, r) {
+				d, ids := s.deliver(ctx, r, b)
+				for _, id := range ids {
 					merged[id] = true
 				}
+				mu.Lock()
+				done = append(done, d...)
+				mu.Unlock()
 			}
 		}(byRcpt[rcpt])
 	}
 	wg.Wait()
+	if err := s.c.Store.FinishOutbox(ctx, s.c.Now(), done...); err != nil {
+		s.c.Logger.Error("outbox: cannot record what was sent; those rows go again when their lease ends", "rows", len(done), "error", err)
+		return len(rows), err
+	}
 	return len(rows), nil
 }
 
-// deliver sends one row (and the held rows merged into it) and records the outcome. It returns
-// the ids of the rows merged into it.
-func (s *Sender) deliver(ctx context.Context, r store.OutboxRow) []int64 {
+// batch is what the rows of one claim share: which recipients bounced, and the rate limit's
+// counts, kept up to date as the batch is sent.
+type batch struct {
+	mu       sync.Mutex
+	bounced  map[string]bool
+	rcpt     map[string]store.RateCount
+	ticket   map[int64]store.RateCount
+	changes  map[int64]map[time.Time]bool // the changes each ticket had notified in this batch
+	disabled bool                         // no rate limit
+}
+
+func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.Time) (*batch, error) {
+	var rcpts []string
+	var tickets []int64
+	seenR, seenT := map[string]bool{}, map[int64]bool{}
+	for _, r := range rows {
+		if !seenR[r.Recipient] {
+			seenR[r.Recipient] = true
+			rcpts = append(rcpts, r.Recipient)
+		}
+		if !seenT[r.TicketID] {
+			seenT[r.TicketID] = true
+			tickets = append(tickets, r.TicketID)
+		}
+	}
+	b := &batch{changes: map[int64]map[time.Time]bool{}, disabled: s.c.RateLimit <= 0}
+	var err error
+	if b.bounced, err = s.c.Store.BouncedAmong(ctx, rcpts); err != nil {
+		return nil, err
+	}
+	if !b.disabled {
+		if b.rcpt, b.ticket, err = s.c.Store.SentCounts(ctx, rcpts, tickets, now.Add(-s.c.RateWindow)); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// over reports whether r is over the rate limit, and until when.
+func (b *batch) over(r store.OutboxRow, limit int, window time.Duration, now time.Time) (bool, time.Time) {
+	if b.disabled || r.Staff {
+		return false, time.Time{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rc, tc := b.rcpt[r.Recipient], b.ticket[r.TicketID]
+	if rc.N < limit && (tc.N < limit || b.changes[r.TicketID][r.Created]) {
+		return false, time.Time{}
+	}
+	oldest := rc.Oldest
+	if rc.N < limit || !tc.Oldest.IsZero() && tc.Oldest.After(oldest) && tc.N >= limit {
+		oldest = tc.Oldest
+	}
+	until := oldest.Add(window).Add(time.Second)
+	if !until.After(now) {
+		until = now.Add(time.Second)
+	}
+	return true, until
+}
+
+// sent counts r against the rate limit.
+func (b *batch) sent(r store.OutboxRow, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.disabled {
+		return
+	}
+	rc := b.rcpt[r.Recipient]
+	if rc.N == 0 {
+		rc.Oldest = now
+	}
+	rc.N++
+	b.rcpt[r.Recipient] = rc
+	if b.changes[r.TicketID] == nil {
+		b.changes[r.TicketID] = map[time.Time]bool{}
+	}
+	if !b.changes[r.TicketID][r.Created] {
+		b.changes[r.TicketID][r.Created] = true
+		tc := b.ticket[r.TicketID]
+		if tc.N == 0 {
+			tc.Oldest = now
+		}
+		tc.N++
+		b.ticket[r.TicketID] = tc
+	}
+}
+
+// deliver sends one row (and the held rows merged into it) and returns what became of them,
+// and the ids of the rows merged into it.
+func (s *Sender) deliver(ctx context.Context, r store.OutboxRow, b *batch) ([]store.OutboxDone, []int64) {
 	now := s.c.Now()
 	log := s.c.Logger.With("outbox", r.ID, "ticket", r.Number, "kind", r.Kind, "to", r.Recipient)
-	finish := func(d ...store.OutboxDone) {
-		if err := s.c.Store.FinishOutbox(ctx, s.c.Now(), d...); err != nil {
-			log.Error("outbox: cannot record the outcome; the row will be retried when its lease ends", "error", err)
-		}
-	}
-	bounced, err := s.c.Store.Bounced(ctx, r.Recipient)
-	if err != nil {
-		finish(s.retry(r, now, err))
-		return nil
-	}
-	if bounced {
+	if b.bounced[r.Recipient] {
 		log.Info("outbox: not sent, the address bounced permanently")
-		finish(store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxSuppressed, Error: "the address bounced permanently",
+		return []store.OutboxDone{{ID: r.ID, Worker: s.c.Name, State: store.OutboxSuppressed, Error: "the address bounced permanently",
 			Event: &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyFailed, To: r.Recipient,
-				Reason: r.Kind + " notification not sent: mail to this address failed permanently before; an agent can clear it with `guichet bounced clear`"}})
-		return nil
+				Reason: r.Kind + " notification not sent: mail to this address failed permanently before; an agent can clear it with `guichet bounced clear`"}}}, nil
+	}
+	if over, until := b.over(r, s.c.RateLimit, s.c.RateWindow, now); over {
+		log.Info("outbox: rate limit reached, notification delayed", "until", until)
+		d := store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxPending, Next: until, Held: true}
+		if !r.Held {
+			d.Event = &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyDelayed, To: r.Recipient,
+				Reason: fmt.Sprintf("%s notification delayed until %s by the rate limit; it will go merged with the others", r.Kind, until.UTC().Format(time.RFC3339))}
+		}
+		return []store.OutboxDone{d}, nil
 	}
 	var merged []store.OutboxRow
-	if !r.Staff && s.c.RateLimit > 0 {
-		toRcpt, onTicket, oldest, err := s.c.Store.SentSince(ctx, r.Recipient, r.TicketID, now.Add(-s.c.RateWindow))
-		if err != nil {
-			finish(s.retry(r, now, err))
-			return nil
-		}
-		if toRcpt >= s.c.RateLimit || onTicket >= s.c.RateLimit {
-			until := oldest.Add(s.c.RateWindow).Add(time.Second)
-			if !until.After(now) {
-				until = now.Add(time.Second)
-			}
-			log.Info("outbox: rate limit reached, notification delayed", "until", until, "to_recipient", toRcpt, "on_ticket", onTicket)
-			if err := s.c.Store.HoldOutbox(ctx, s.c.Name, until, now, r); err != nil {
-				log.Error("outbox: cannot hold", "error", err)
-			}
-			return nil
-		}
-		if r.Held {
-			if merged, err = s.c.Store.HeldOutbox(ctx, s.c.Name, r, now, lease); err != nil {
-				finish(s.retry(r, now, err))
-				return nil
-			}
+	if r.Held {
+		var err error
+		if merged, err = s.c.Store.HeldOutbox(ctx, s.c.Name, r, now, lease); err != nil {
+			return []store.OutboxDone{s.retry(r, now, err)}, nil
 		}
 	}
 	msg, err := s.render(ctx, r, merged)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			finish(s.retry(r, now, err))
-			return nil
+			return []store.OutboxDone{s.retry(r, now, err)}, nil
 		}
 		log.Error("outbox: cannot render the notification", "error", err)
-		finish(s.failed(r, now, "cannot render: "+err.Error(), nil, false))
-		return nil
+		return []store.OutboxDone{s.failed(r, now, "cannot render: "+err.Error(), nil, false)}, nil
 	}
 	from := s.c.Signer.ReturnAddress(s.c.Brand.From, r.ID)
 	err = s.c.Transport.Send(ctx, from, []string{r.Recipient}, msg)
@@ -245,14 +326,15 @@ func (s *Sender) deliver(ctx context.Context, r store.OutboxRow) []int64 {
 	for i, m := range merged {
 		ids[i] = m.ID
 	}
+	var done []store.OutboxDone
 	switch {
 	case err == nil:
-		log.Info("outbox: sent", "merged", len(merged))
-		done := []store.OutboxDone{{ID: r.ID, Worker: s.c.Name, State: store.OutboxSent}}
+		log.Debug("outbox: sent", "merged", len(merged))
+		b.sent(r, now)
+		done = append(done, store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxSent})
 		for _, id := range ids {
 			done = append(done, store.OutboxDone{ID: id, Worker: s.c.Name, State: store.OutboxMerged, Into: r.ID})
 		}
-		finish(done...)
 	case relay.IsPermanent(err):
 		log.Warn("outbox: the relay refused the notification for good", "error", err)
 		var re *relay.Error
@@ -262,20 +344,18 @@ func (s *Sender) deliver(ctx context.Context, r store.OutboxRow) []int64 {
 			f.Status = re.Enhanced
 			bounce = strings.HasPrefix(re.Enhanced, "5.1.") || re.Enhanced == "" && (re.Code == 550 || re.Code == 551 || re.Code == 553)
 		}
-		done := []store.OutboxDone{s.failed(r, now, err.Error(), f, bounce)}
+		done = append(done, s.failed(r, now, err.Error(), f, bounce))
 		for _, m := range merged {
 			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxFailed, Error: "merged into " + strconv.FormatInt(r.ID, 10) + ": " + err.Error()})
 		}
-		finish(done...)
 	default:
 		log.Info("outbox: delivery failed, will retry", "error", err, "attempts", r.Attempts+1)
-		done := []store.OutboxDone{s.retry(r, now, err)}
+		done = append(done, s.retry(r, now, err))
 		for _, m := range merged { // they go back with the row they were merged into
 			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxPending, Held: true, Next: done[0].Next})
 		}
-		finish(done...)
 	}
-	return ids
+	return done, ids
 }
 
 // retry schedules another try with exponential backoff and jitter, or gives up after RetryFor.

@@ -399,21 +399,6 @@ func (s *Store) notifyFailure(ctx context.Context, tx *sqlx.Tx, ticketID int64, 
 	return s.notify(ctx, tx, Notice{Ticket: t, Actor: ticket.System, Failures: []Failure{f}}, now)
 }
 
-// HoldOutbox delays claimed notifications to until (the rate limit), and records on the ticket
-// that they were delayed — once per row.
-func (s *Store) HoldOutbox(ctx context.Context, worker string, until, now time.Time, rows ...OutboxRow) error {
-	var done []OutboxDone
-	for _, r := range rows {
-		d := OutboxDone{ID: r.ID, Worker: worker, State: OutboxPending, Next: until, Held: true}
-		if !r.Held {
-			d.Event = &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyDelayed, To: r.Recipient,
-				Reason: fmt.Sprintf("%s notification delayed until %s by the rate limit; it will go merged with the others", r.Kind, until.UTC().Format(time.RFC3339))}
-		}
-		done = append(done, d)
-	}
-	return s.FinishOutbox(ctx, now, done...)
-}
-
 // HeldOutbox returns the other pending notifications held for the same recipient and ticket,
 // claiming them for worker so that they go merged into one.
 func (s *Store) HeldOutbox(ctx context.Context, worker string, r OutboxRow, now time.Time, lease time.Duration) ([]OutboxRow, error) {
@@ -438,36 +423,6 @@ func (s *Store) HeldOutbox(ctx context.Context, worker string, r OutboxRow, now 
 		return err
 	})
 	return rows, err
-}
-
-// SentSince counts the notifications sent since a time to a recipient, and the changes notified
-// on a ticket, and returns the oldest send that counts (when the window frees up).
-func (s *Store) SentSince(ctx context.Context, recipient string, ticketID int64, since time.Time) (toRecipient, onTicket int, oldest time.Time, err error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	var r struct {
-		N      int    `db:"n"`
-		Oldest dbTime `db:"oldest"`
-	}
-	if err = s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT COUNT(*) AS n, MIN(sent) AS oldest FROM outbox WHERE recipient = ? AND sent >= ?`),
-		recipient, s.tv(since)); err != nil {
-		return 0, 0, time.Time{}, fmt.Errorf("store: rate: %w", s.classify(err))
-	}
-	var t struct {
-		N      int    `db:"n"`
-		Oldest dbTime `db:"oldest"`
-	}
-	// On a ticket, what counts is the changes notified (the rows of one change share their
-	// creation time), not how many people each change is for.
-	if err = s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT COUNT(DISTINCT created) AS n, MIN(sent) AS oldest FROM outbox WHERE ticket_id = ? AND sent >= ?`),
-		ticketID, s.tv(since)); err != nil {
-		return 0, 0, time.Time{}, fmt.Errorf("store: rate: %w", s.classify(err))
-	}
-	oldest = r.Oldest.Time
-	if t.N > r.N || oldest.IsZero() {
-		oldest = t.Oldest.Time
-	}
-	return r.N, t.N, oldest, nil
 }
 
 // OutboxByID returns one notification.
@@ -685,4 +640,77 @@ func (s *Store) NotificationKind(ctx context.Context, ids []string) (int64, stri
 		return 0, "", err
 	}
 	return r.Number, r.Kind, nil
+}
+
+// RateCount is how many notifications counted within a window, and the oldest of them.
+type RateCount struct {
+	N      int
+	Oldest time.Time
+}
+
+// SentCounts is SentSince for many recipients and tickets at once: notifications sent to each
+// recipient since a time, and changes notified on each ticket.
+func (s *Store) SentCounts(ctx context.Context, recipients []string, ticketIDs []int64, since time.Time) (map[string]RateCount, map[int64]RateCount, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	byRcpt, byTicket := map[string]RateCount{}, map[int64]RateCount{}
+	if len(recipients) > 0 {
+		var rows []struct {
+			Recipient string `db:"recipient"`
+			N         int    `db:"n"`
+			Oldest    dbTime `db:"oldest"`
+		}
+		q, args, err := sqlx.In(`SELECT recipient, COUNT(*) AS n, MIN(sent) AS oldest FROM outbox
+			WHERE recipient IN (?) AND sent >= ? GROUP BY recipient`, recipients, s.tv(since))
+		if err == nil {
+			err = s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: rate: %w", s.classify(err))
+		}
+		for _, r := range rows {
+			byRcpt[r.Recipient] = RateCount{r.N, r.Oldest.Time}
+		}
+	}
+	if len(ticketIDs) > 0 {
+		var rows []struct {
+			TicketID int64  `db:"ticket_id"`
+			N        int    `db:"n"`
+			Oldest   dbTime `db:"oldest"`
+		}
+		q, args, err := sqlx.In(`SELECT ticket_id, COUNT(DISTINCT created) AS n, MIN(sent) AS oldest FROM outbox
+			WHERE ticket_id IN (?) AND sent >= ? GROUP BY ticket_id`, ticketIDs, s.tv(since))
+		if err == nil {
+			err = s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: rate: %w", s.classify(err))
+		}
+		for _, r := range rows {
+			byTicket[r.TicketID] = RateCount{r.N, r.Oldest.Time}
+		}
+	}
+	return byRcpt, byTicket, nil
+}
+
+// BouncedAmong returns which of these addresses failed permanently and were not cleared.
+func (s *Store) BouncedAmong(ctx context.Context, addresses []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(addresses) == 0 {
+		return out, nil
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	q, args, err := sqlx.In(`SELECT DISTINCT address FROM delivery_failures WHERE address IN (?) AND permanent = ? AND cleared IS NULL`, addresses, true)
+	var list []string
+	if err == nil {
+		err = s.db.SelectContext(ctx, &list, s.db.Rebind(q), args...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: bounced: %w", s.classify(err))
+	}
+	for _, a := range list {
+		out[a] = true
+	}
+	return out, nil
 }
