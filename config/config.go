@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
 
 	"guichet/ticket"
 )
@@ -60,6 +61,14 @@ type Config struct {
 	RateLimit    int      `toml:"notify_rate_limit"`  // GUICHET_NOTIFY_RATE_LIMIT: per recipient and per ticket, 0 = none
 	RateWindow   Duration `toml:"notify_rate_window"` // GUICHET_NOTIFY_RATE_WINDOW
 
+	RemindAfter      Duration `toml:"remind_after"`          // GUICHET_REMIND_AFTER: pending → reminder
+	EscalateAfter    Duration `toml:"escalate_after"`        // GUICHET_ESCALATE_AFTER: new and unassigned → agents told
+	BusinessHours    string   `toml:"business_hours"`        // GUICHET_BUSINESS_HOURS: "Europe/Paris mon-fri 09:00-18:00"
+	RetainRaw        Duration `toml:"retain_raw"`            // GUICHET_RETAIN_RAW
+	RetainOutbox     Duration `toml:"retain_outbox"`         // GUICHET_RETAIN_OUTBOX
+	RetainQuarantine Duration `toml:"retain_quarantine"`     // GUICHET_RETAIN_QUARANTINE
+	Housekeeping     string   `toml:"housekeeping_schedule"` // GUICHET_HOUSEKEEPING_SCHEDULE: cron spec, "off"
+
 	File string `toml:"-"` // the file the settings came from, "" when none
 }
 
@@ -81,6 +90,8 @@ type Route struct {
 	From      string `toml:"from"`
 	Name      string `toml:"name"`
 	Templates string `toml:"templates_dir"`
+	// AutoCloseAfter, when set, overrides autoclose_after for its tickets.
+	AutoCloseAfter *Duration `toml:"autoclose_after"`
 }
 
 // Mailbox is one [[mailboxes]] entry: an IMAP mailbox to read.
@@ -122,6 +133,12 @@ func Default() Config {
 		RetryFor:          Duration(48 * time.Hour),
 		RateLimit:         10,
 		RateWindow:        Duration(10 * time.Minute),
+		RemindAfter:       Duration(3 * 24 * time.Hour),
+		EscalateAfter:     Duration(4 * time.Hour),
+		RetainRaw:         Duration(180 * 24 * time.Hour),
+		RetainOutbox:      Duration(180 * 24 * time.Hour),
+		RetainQuarantine:  Duration(90 * 24 * time.Hour),
+		Housekeeping:      "@daily",
 	}
 	for _, t := range ticket.DefaultTypes {
 		c.Types = append(c.Types, Type{Code: t.Code, EN: t.Names.EN, FR: t.Names.FR})
@@ -192,6 +209,11 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		"GUICHET_PENDING_CLOSE_AFTER": &c.PendingCloseAfter,
 		"GUICHET_NOTIFY_RETRY_FOR":    &c.RetryFor,
 		"GUICHET_NOTIFY_RATE_WINDOW":  &c.RateWindow,
+		"GUICHET_REMIND_AFTER":        &c.RemindAfter,
+		"GUICHET_ESCALATE_AFTER":      &c.EscalateAfter,
+		"GUICHET_RETAIN_RAW":          &c.RetainRaw,
+		"GUICHET_RETAIN_OUTBOX":       &c.RetainOutbox,
+		"GUICHET_RETAIN_QUARANTINE":   &c.RetainQuarantine,
 	} {
 		if v, ok := getenv(name); ok {
 			d, err := ParseDuration(v)
@@ -231,6 +253,8 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		}
 		c.SMTPRatePerIP = n
 	}
+	str("GUICHET_BUSINESS_HOURS", &c.BusinessHours)
+	str("GUICHET_HOUSEKEEPING_SCHEDULE", &c.Housekeeping)
 	str("GUICHET_RELAY", &c.Relay)
 	str("GUICHET_BASE_URL", &c.BaseURL)
 	str("GUICHET_NOREPLY_NAME", &c.NoreplyName)
@@ -338,6 +362,9 @@ func (c Config) Validate() error {
 		if r.Lang != "" && r.Lang != "en" && r.Lang != "fr" {
 			errs = append(errs, fmt.Sprintf("%s: lang %q: want en or fr", where, r.Lang))
 		}
+		if r.AutoCloseAfter != nil && *r.AutoCloseAfter < 0 {
+			errs = append(errs, where+": autoclose_after is negative")
+		}
 		if r.From != "" && (!ticket.ValidAddress(ticket.NormalizeAddress(r.From)) || strings.Contains(r.From, "+")) {
 			errs = append(errs, fmt.Sprintf("%s: from %q is not an address without a +tag", where, r.From))
 		}
@@ -350,6 +377,20 @@ func (c Config) Validate() error {
 	}
 	if c.Relay == "" {
 		errs = append(errs, "relay (GUICHET_RELAY) is empty; the default is maildir:./outbox")
+	}
+	if _, err := ticket.ParseCalendar(c.BusinessHours); err != nil {
+		errs = append(errs, "business_hours (GUICHET_BUSINESS_HOURS): "+err.Error())
+	}
+	for name, d := range map[string]Duration{"remind_after": c.RemindAfter, "escalate_after": c.EscalateAfter,
+		"retain_raw": c.RetainRaw, "retain_outbox": c.RetainOutbox, "retain_quarantine": c.RetainQuarantine} {
+		if d < 0 {
+			errs = append(errs, name+" is negative")
+		}
+	}
+	if h := c.Housekeeping; h != "" && h != "off" {
+		if _, err := cron.ParseStandard(h); err != nil {
+			errs = append(errs, fmt.Sprintf("housekeeping_schedule (GUICHET_HOUSEKEEPING_SCHEDULE) %q: %v", h, err))
+		}
 	}
 	if c.RateLimit < 0 || c.RetryFor < 0 || c.RateWindow < 0 {
 		errs = append(errs, "notify_rate_limit, notify_retry_for and notify_rate_window cannot be negative")
@@ -388,6 +429,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// TimerPolicy builds the timed rules' delays.
+func (c Config) TimerPolicy() ticket.TimerPolicy {
+	cal, _ := ticket.ParseCalendar(c.BusinessHours) // validated with the configuration
+	p := ticket.TimerPolicy{AutoCloseAfter: time.Duration(c.AutoCloseAfter), PendingCloseAfter: time.Duration(c.PendingCloseAfter),
+		RemindAfter: time.Duration(c.RemindAfter), EscalateAfter: time.Duration(c.EscalateAfter), Calendar: cal,
+		AutoCloseByRoute: map[string]time.Duration{}}
+	for _, r := range c.Routes {
+		if r.AutoCloseAfter != nil {
+			p.AutoCloseByRoute[ticket.NormalizeAddress(r.Address)] = time.Duration(*r.AutoCloseAfter)
+		}
+	}
+	return p
 }
 
 // Policy is the lifecycle policy the settings describe.

@@ -23,7 +23,10 @@ type PlanConfig struct {
 	Off  map[string]bool // kinds switched off in the configuration
 	// Delays, for the mails that mention them.
 	AutoCloseAfter    time.Duration
+	AutoCloseByRoute  map[string]time.Duration // per support address
 	PendingCloseAfter time.Duration
+	RemindAfter       time.Duration
+	EscalateAfter     time.Duration
 	DefaultLang       ticket.Lang // agents' language
 }
 
@@ -105,8 +108,15 @@ func plan(c PlanConfig, n store.Notice) []store.Notification {
 			add(kind, p, ticket.RoleParticipant, data, m)
 		}
 	}
+	autoClose := c.AutoCloseAfter
+	if d, ok := c.AutoCloseByRoute[ticket.NormalizeAddress(t.SupportAddress)]; ok {
+		autoClose = d
+	}
 	if !n.Quiet {
 		switch {
+		case n.Timer == ticket.TimerRemind:
+			customers(templates.Reminder, map[string]string{keyDays: daysOf(c.RemindAfter)}, visible(msg), true)
+		case n.Timer != "":
 		case ev(ticket.EventCreated) != nil:
 			customers(templates.Created, nil, msg, false)
 		case ev(ticket.EventSolutionApproved) != nil:
@@ -114,7 +124,7 @@ func plan(c PlanConfig, n store.Notice) []store.Notification {
 		case ev(ticket.EventSolutionRefused) != nil:
 			customers(templates.Refused, map[string]string{keyReason: ev(ticket.EventSolutionRefused).Reason}, nil, true)
 		case ev(ticket.EventClosedAuto) != nil:
-			closing, days := templates.ClosedAuto, c.AutoCloseAfter
+			closing, days := templates.ClosedAuto, autoClose
 			if ev(ticket.EventClosedAuto).From == string(ticket.StatusPending) {
 				closing, days = templates.ClosedPending, c.PendingCloseAfter
 			}
@@ -126,7 +136,7 @@ func plan(c PlanConfig, n store.Notice) []store.Notification {
 			}
 			customers(templates.Closed, map[string]string{keyClosing: closing, keyReason: status.Reason}, visible(msg), false)
 		case ev(ticket.EventSolutionProposed) != nil:
-			data := map[string]string{keySolution: strconv.FormatInt(n.Solution, 10), keyDays: daysOf(c.AutoCloseAfter)}
+			data := map[string]string{keySolution: strconv.FormatInt(n.Solution, 10), keyDays: daysOf(autoClose)}
 			customers(templates.Solved, data, msg, false)
 		case ev(ticket.EventReopened) != nil && staffActor:
 			customers(templates.Status, map[string]string{keyTo: "reopened", keyFrom: ev(ticket.EventReopened).From,
@@ -164,6 +174,9 @@ func plan(c PlanConfig, n store.Notice) []store.Notification {
 		}
 	}
 	switch {
+	case n.Timer == ticket.TimerEscalate:
+		staff(templates.AgentEscalation, map[string]string{keyHours: strconv.Itoa(int(c.EscalateAfter.Round(time.Hour) / time.Hour))}, nil)
+	case n.Timer != "":
 	case ev(ticket.EventCreated) != nil:
 		staff(templates.AgentNew, nil, msg)
 	case ev(ticket.EventSolutionRefused) != nil:

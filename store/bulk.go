@@ -195,7 +195,17 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 		kind, thread_by, notify, ticket_id, message) VALUES `+values(len(items), 11)), iargs...); err != nil {
 		return fmt.Errorf("inbound: %w", err)
 	}
-	// 7. Their notifications, in one statement.
+	// 7. Their timers (escalation of new tickets), in one statement.
+	timers := map[int64][]ticket.Timer{}
+	for _, it := range items {
+		if ts, ok := s.timersOf(it.t); ok && len(ts) > 0 {
+			timers[it.t.ID] = ts
+		}
+	}
+	if err := s.insertTimers(ctx, tx, timers); err != nil {
+		return err
+	}
+	// 8. Their notifications, in one statement.
 	var ps []planned
 	for _, it := range items {
 		n := Notice{Ticket: it.t, Events: []ticket.Event{it.ev}, Quiet: !it.in.Notify,

@@ -18,14 +18,15 @@ import (
 
 // Notice is a change about to be committed, as the notification planner sees it.
 type Notice struct {
-	Ticket   ticket.Ticket   // after the change, with its participants
-	Events   []ticket.Event  // what the change recorded
-	Message  *ticket.Message // the message it added (ID set), if any
-	Actor    ticket.Actor    // who made it
-	Quiet    bool            // it answers mail that must not be answered (auto-reply, list) or that the requester has (our Sent folder)
-	Agents   []Agent         // the registered agents
-	Failures []Failure       // delivery failures to tell agents about
-	Solution int64           // the waiting solution's message, when the change proposed one
+	Ticket   ticket.Ticket    // after the change, with its participants
+	Events   []ticket.Event   // what the change recorded
+	Message  *ticket.Message  // the message it added (ID set), if any
+	Actor    ticket.Actor     // who made it
+	Quiet    bool             // it answers mail that must not be answered (auto-reply, list) or that the requester has (our Sent folder)
+	Agents   []Agent          // the registered agents
+	Failures []Failure        // delivery failures to tell agents about
+	Solution int64            // the waiting solution's message, when the change proposed one
+	Timer    ticket.TimerKind // a timed rule fired: remind (the requester) or escalate (to the agents)
 }
 
 // Failure is a notification that could not be delivered.

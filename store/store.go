@@ -64,6 +64,9 @@ type Store struct {
 	agents   []Agent       // cached for the planner
 	agentsAt time.Time     // when agents was read
 	outboxed chan struct{} // a notification was written
+
+	timerPolicy   *ticket.TimerPolicy // the timed rules' delays; nil: no timers kept
+	timersChanged chan struct{}       // a timer was set
 }
 
 // Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,
@@ -73,7 +76,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{log: opts.Logger, start: opts.TicketStart, timeout: opts.QueryTimeout, outboxed: make(chan struct{}, 1)}
+	s := &Store{log: opts.Logger, start: opts.TicketStart, timeout: opts.QueryTimeout, outboxed: make(chan struct{}, 1),
+		timersChanged: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

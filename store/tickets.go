@@ -165,6 +165,9 @@ func (s *Store) insertTicket(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket, 
 	if err := s.saveParticipants(ctx, tx, t); err != nil {
 		return t, err
 	}
+	if err := s.setTimers(ctx, tx, t); err != nil {
+		return t, err
+	}
 	return t, s.insertEvents(ctx, tx, t.ID, []ticket.Event{created})
 }
 
@@ -181,7 +184,7 @@ func (s *Store) saveParticipants(ctx context.Context, tx *sqlx.Tx, t ticket.Tick
 	return nil
 }
 
-func (s *Store) updateTicket(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket) error {
+func (s *Store) updateTicket(ctx context.Context, tx *sqlx.Tx, before, t ticket.Ticket) error {
 	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE tickets SET subject = ?, type = ?, priority = ?, status = ?,
 		assignee = ?, grp = ?, updated = ?, status_since = ?, first_response = ?, solved = ?, closed = ?
 		WHERE id = ?`),
@@ -189,6 +192,9 @@ func (s *Store) updateTicket(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket) 
 		s.tv(t.Updated), s.tv(t.StatusSince), s.tv(t.FirstResponse), s.tv(t.Solved), s.tv(t.Closed), t.ID)
 	if err != nil {
 		return fmt.Errorf("update ticket %d: %w", t.Number, err)
+	}
+	if timersMoved(before, t) {
+		return s.setTimers(ctx, tx, t)
 	}
 	return nil
 }
@@ -348,7 +354,7 @@ func (s *Store) applyLocked(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket, a
 		err := s.followUp(ctx, tx, &res, t, by, now, files, p)
 		return res, err
 	}
-	if err := s.updateTicket(ctx, tx, c.Ticket); err != nil {
+	if err := s.updateTicket(ctx, tx, t, c.Ticket); err != nil {
 		return res, err
 	}
 	if err := s.insertEvents(ctx, tx, t.ID, c.Events); err != nil {

@@ -18,6 +18,8 @@ const (
 	EventClosedAuto       EventKind = "closed_automatically"
 	EventFollowedUp       EventKind = "followed_up"          // a message after the reopen window opened ticket To
 	EventParticipantAdded EventKind = "participant_added"    // a writer not in copy showed they received the ticket's mail
+	EventReminded         EventKind = "reminder_sent"        // the requester was reminded of the pending question
+	EventEscalated        EventKind = "escalated"            // the agents were told the new ticket is still unassigned
 	EventNotifyFailed     EventKind = "notification_failed"  // a notification could not be delivered (To: the address)
 	EventNotifyDelayed    EventKind = "notification_delayed" // the rate limit held a notification back (To: the address)
 )

@@ -48,8 +48,9 @@ func init() {
 	})
 }
 
-// notifying installs the notification planner on s, so that every change this process makes
-// writes its notifications in its own transaction. It returns the installation's signer.
+// notifying installs the notification planner and the timed rules' delays on s, so that every
+// change this process makes writes its notifications and its timers in its own transaction. It
+// returns the installation's signer.
 func (e *env) notifying(s *store.Store) (*signed.Signer, error) {
 	sg, err := e.signer(s, true)
 	if err != nil {
@@ -60,11 +61,13 @@ func (e *env) notifying(s *store.Store) (*signed.Signer, error) {
 		off[k] = true
 	}
 	p := mailin.New(pipelineConfig(e.cfg), sg, nil)
+	tp := e.cfg.TimerPolicy()
 	s.SetPlanner(mailout.Planner(mailout.PlanConfig{
 		Signer: sg, Domain: domainOf(e.cfg.NoreplyAddress), Ours: p.AcceptsRecipient, Off: off,
-		AutoCloseAfter: time.Duration(e.cfg.AutoCloseAfter), PendingCloseAfter: time.Duration(e.cfg.PendingCloseAfter),
-		DefaultLang: ticket.Lang(e.cfg.DefaultLang),
+		AutoCloseAfter: tp.AutoCloseAfter, AutoCloseByRoute: tp.AutoCloseByRoute, PendingCloseAfter: tp.PendingCloseAfter,
+		RemindAfter: tp.RemindAfter, EscalateAfter: tp.EscalateAfter, DefaultLang: ticket.Lang(e.cfg.DefaultLang),
 	}))
+	s.SetTimerPolicy(tp)
 	return sg, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"guichet/schedule"
 	"guichet/store"
 	"guichet/web"
 )
@@ -37,7 +38,8 @@ func init() {
 	register(&command{
 		name: "serve",
 		summary: "Run the gateway: migrate the store, take mail by SMTP (GUICHET_SMTP_ADDR), LMTP (GUICHET_LMTP_ADDR)\n" +
-			"and the configured IMAP mailboxes, send the notifications (GUICHET_RELAY), and serve the ticket and\n" +
+			"and the configured IMAP mailboxes, send the notifications (GUICHET_RELAY), fire the timed rules\n" +
+			"(automatic closing, reminders, escalation, housekeeping), and serve the ticket and\n" +
 			"approve/refuse pages and GET /healthz on GUICHET_HTTP_ADDR, until SIGINT or SIGTERM.",
 		run: serve,
 	})
@@ -77,6 +79,19 @@ func serve(e *env, _ *flag.FlagSet, args []string) error {
 		sender.Run(sendCtx)
 	}()
 	defer func() { stopSending(); <-sent }()
+	sched, err := schedule.New(schedule.Config{Store: s, Policy: e.cfg.Policy(), Logger: e.log, Housekeeping: e.cfg.Housekeeping,
+		Retention: store.Retention{Raw: time.Duration(e.cfg.RetainRaw), Outbox: time.Duration(e.cfg.RetainOutbox),
+			Quarantine: time.Duration(e.cfg.RetainQuarantine)}})
+	if err != nil {
+		mail.stop(context.Background(), e)
+		return err
+	}
+	ticking := make(chan struct{})
+	go func() {
+		defer close(ticking)
+		sched.Run(sendCtx)
+	}()
+	defer func() { stopSending(); <-ticking }()
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler(web.Config{Store: s, Signer: sg, Templates: pages, Policy: e.cfg.Policy(),
 		TagPrefix: e.cfg.TagPrefix, Brand: e.cfg.NoreplyName, Logger: e.log}))

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"guichet/config"
 	"guichet/store"
 	"guichet/ticket"
 )
@@ -42,6 +43,13 @@ type jsonTicket struct {
 	Closed         *string       `json:"closed"`
 	Messages       []jsonMessage `json:"messages,omitempty"`
 	Events         []jsonEvent   `json:"events,omitempty"`
+	Timers         []jsonTimer   `json:"timers,omitempty"`
+}
+
+// jsonTimer is a timed rule waiting to fire on the ticket.
+type jsonTimer struct {
+	Kind string  `json:"kind"`
+	Due  *string `json:"due"`
 }
 
 type jsonAuthor struct {
@@ -177,9 +185,16 @@ func ticketShow(e *env, fs *flag.FlagSet, args []string) error {
 		if err != nil {
 			return err
 		}
+		timers, err := s.Timers(e.ctx, t.ID)
+		if err != nil {
+			return err
+		}
 		if flagBool(fs, "json") {
 			j := toJSON(t)
-			j.Messages, j.Events = []jsonMessage{}, []jsonEvent{}
+			j.Messages, j.Events, j.Timers = []jsonMessage{}, []jsonEvent{}, []jsonTimer{}
+			for _, tm := range timers {
+				j.Timers = append(j.Timers, jsonTimer{string(tm.Kind), jsonTime(tm.Due)})
+			}
 			for _, m := range ms {
 				jm := jsonMessage{ID: m.ID, Time: jsonTime(m.Time), Author: jsonAuthor{m.Author.Address, m.Author.Name, string(m.Author.Role)},
 					Visibility: string(m.Visibility), Text: m.Text, MessageID: nullable(m.MessageID), Attachments: []jsonAttachment{}}
@@ -194,6 +209,7 @@ func ticketShow(e *env, fs *flag.FlagSet, args []string) error {
 			return writeJSON(e.stdout, j)
 		}
 		printTicket(e.stdout, t, ms, evs, e.cfg.TagPrefix, e.cfg.Policy().Types)
+		printTimers(e.stdout, timers, e.now())
 		return nil
 	})
 }
@@ -272,3 +288,26 @@ func oneLine(s string, max int) string {
 }
 
 func readAll(r io.Reader) ([]byte, error) { return io.ReadAll(io.LimitReader(r, 32<<20)) }
+
+// timerWhat says what each timed rule does when it fires.
+var timerWhat = map[ticket.TimerKind]string{
+	ticket.TimerAutoClose: "closes the ticket automatically",
+	ticket.TimerRemind:    "reminds the requester of the question",
+	ticket.TimerEscalate:  "tells the agents it is still unassigned",
+}
+
+func printTimers(w io.Writer, timers []ticket.Timer, now time.Time) {
+	if len(timers) == 0 {
+		fmt.Fprintf(w, "\ntimers: none\n")
+		return
+	}
+	fmt.Fprintf(w, "\ntimers (%d):\n", len(timers))
+	for _, tm := range timers {
+		in := tm.Due.Sub(now).Round(time.Second)
+		when := "in " + config.Duration(in).String()
+		if in <= 0 {
+			when = "due now"
+		}
+		fmt.Fprintf(w, "  %s %s (%s): %s\n", stamp(tm.Due), tm.Kind, when, timerWhat[tm.Kind])
+	}
+}
