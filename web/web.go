@@ -189,9 +189,9 @@ func (s *server) ticketPage(w http.ResponseWriter, r *http.Request) {
 			p.CanAct = true
 			exp := s.c.Now().Add(mailout.ActionLinkTTL)
 			p.ApproveURL = "/approve/" + s.c.Signer.LinkToken(signed.Link{Action: signed.LinkApprove, Number: v.ticket.Number,
-				Solution: sol.ID, Outbox: v.row.ID, Expires: exp})
+				Solution: sol.ID, Outbox: v.row.ID, Expires: exp}) + langQuery(r)
 			p.RefuseURL = "/refuse/" + s.c.Signer.LinkToken(signed.Link{Action: signed.LinkRefuse, Number: v.ticket.Number,
-				Solution: sol.ID, Outbox: v.row.ID, Expires: exp})
+				Solution: sol.ID, Outbox: v.row.ID, Expires: exp}) + langQuery(r)
 		}
 	}
 	s.render(w, r, http.StatusOK, p)
@@ -253,7 +253,7 @@ func (s *server) actionView(r *http.Request, v visit, sol ticket.Message, commen
 	p := s.page(r, v, templates.PageAction)
 	p.Action = actionName(v.link.Action)
 	p.Solution = mailout.MessageView(sol, v.lang, nil)
-	p.Form = r.URL.Path
+	p.Form = r.URL.Path + langQuery(r)
 	p.Comment = comment
 	p.Error = problem
 	return p
@@ -318,8 +318,12 @@ func (s *server) act(action string) http.HandlerFunc {
 		}
 		p := s.page(r, v, templates.PageResult)
 		p.Action = actionName(action)
-		p.TicketURL = "/t/" + s.c.Signer.LinkToken(signed.Link{Action: signed.LinkView, Number: v.ticket.Number,
-			Outbox: v.row.ID, Expires: s.c.Now().Add(mailout.ViewLinkTTL)})
+		// The link just used cannot show the result again: the language links lead to the ticket's page.
+		p.Langs = nil
+		for _, l := range []string{"en", "fr"} {
+			p.Langs = append(p.Langs, templates.LangLink{Lang: l, URL: p.TicketURL + "?lang=" + l})
+		}
+		p.TicketURL += langQuery(r)
 		s.render(w, r, http.StatusOK, p)
 	}
 }
@@ -366,6 +370,14 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, p te
 	w.Header().Set("Content-Language", p.Lang)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// langQuery keeps a language chosen with ?lang= on the links and forms of a page.
+func langQuery(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		return "?lang=" + l
+	}
+	return ""
 }
 
 // pageLang is the page's language: ?lang=, else the browser's preference, else the stored one.
