@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -30,6 +31,7 @@ type Config struct {
 	Housekeeping string
 	Poll         time.Duration // how often to look for timers set by other processes; default 1s
 	Batch        int           // timers per transaction; default 200
+	Workers      int           // transactions at once; default 4 on PostgreSQL (they skip each other's rows), 1 on SQLite
 	Now          func() time.Time
 	Logger       *slog.Logger
 }
@@ -51,6 +53,12 @@ func New(c Config) (*Scheduler, error) {
 	if c.Batch <= 0 {
 		c.Batch = 200
 	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+		if c.Store.Dialect() == store.Postgres {
+			c.Workers = 4
+		}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -68,19 +76,39 @@ func New(c Config) (*Scheduler, error) {
 	return s, nil
 }
 
-// RunOnce fires every timer due now, batch after batch, and returns them.
+// RunOnce fires every timer due now, batch after batch, in Workers transactions at once, and
+// returns them.
 func (s *Scheduler) RunOnce(ctx context.Context) ([]store.Fired, error) {
-	var all []store.Fired
-	for {
-		fired, err := s.c.Store.RunTimers(ctx, s.c.Now(), s.c.Policy, s.c.Batch)
-		all = append(all, fired...)
-		for _, f := range fired {
-			s.c.Logger.Info("timer fired", "ticket", f.Number, "kind", string(f.Kind), "due", f.Due, "late", s.c.Now().Sub(f.Due).Round(time.Millisecond), "did", f.What)
-		}
-		if err != nil || len(fired) < s.c.Batch {
-			return all, err
-		}
+	var (
+		mu    sync.Mutex
+		all   []store.Fired
+		first error
+		wg    sync.WaitGroup
+	)
+	for range s.c.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				fired, err := s.c.Store.RunTimers(ctx, s.c.Now(), s.c.Policy, s.c.Batch)
+				for _, f := range fired {
+					s.c.Logger.Info("timer fired", "ticket", f.Number, "kind", string(f.Kind), "due", f.Due,
+						"late", s.c.Now().Sub(f.Due).Round(time.Millisecond), "did", f.What)
+				}
+				mu.Lock()
+				all = append(all, fired...)
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
+				if err != nil || len(fired) < s.c.Batch {
+					return
+				}
+			}
+		}()
 	}
+	wg.Wait()
+	return all, first
 }
 
 // Run fires timers as they fall due, and housekeeps on its schedule, until ctx ends.

@@ -224,9 +224,18 @@ func TestTimedRules(t *testing.T) {
 			n := w.create("")
 			w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agent})
 			w.apply(n, ticket.Action{Kind: ticket.ActPending, Text: "Which model?"})
+			w.at(monday.Add(3 * day))
 			w.at(monday.Add(10 * day))
 			if w.status(n) != ticket.StatusClosed || w.events(n, ticket.EventReminded) != 1 {
 				t.Errorf("status %s, reminders %d", w.status(n), w.events(n, ticket.EventReminded))
+			}
+			// Catching up after downtime past both: the ticket closes, without a stale reminder first.
+			m := w.create("")
+			w.apply(m, ticket.Action{Kind: ticket.ActAssign, Agent: agent})
+			w.apply(m, ticket.Action{Kind: ticket.ActPending, Text: "Which model?"})
+			w.at(monday.Add(30 * day))
+			if w.status(m) != ticket.StatusClosed || w.events(m, ticket.EventReminded) != 0 {
+				t.Errorf("after downtime: status %s, reminders %d", w.status(m), w.events(m, ticket.EventReminded))
 			}
 		}},
 		{"new and unassigned escalates once", nil, func(t *testing.T, w *world) {

@@ -595,7 +595,7 @@ func (s *Store) solutionID(ctx context.Context, q querier, t ticket.Ticket) (int
 	}
 	var id int64
 	err := sqlx.GetContext(ctx, q, &id, q.Rebind(`SELECT id FROM messages WHERE ticket_id = ? AND time = ? AND author_role = 'agent'
-		ORDER BY id DESC LIMIT 1`), t.ID, s.tv(t.Solved))
+		AND visibility = 'public' ORDER BY id DESC LIMIT 1`), t.ID, s.tv(t.Solved))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -220,18 +220,22 @@ func (s *Store) loadTicket(ctx context.Context, q querier, number int64, lock st
 		return ticket.Ticket{}, err
 	}
 	t := r.ticket()
+	return t, s.loadParticipants(ctx, q, &t)
+}
+
+func (s *Store) loadParticipants(ctx context.Context, q querier, t *ticket.Ticket) error {
 	var parts []struct {
 		Address string `db:"address"`
 		Name    string `db:"name"`
 		Lang    string `db:"lang"`
 	}
 	if err := sqlx.SelectContext(ctx, q, &parts, q.Rebind(`SELECT address, name, lang FROM participants WHERE ticket_id = ? ORDER BY address`), t.ID); err != nil {
-		return t, err
+		return err
 	}
 	for _, p := range parts {
 		t.Participants = append(t.Participants, ticket.Person{Address: p.Address, Name: p.Name, Lang: ticket.Lang(p.Lang)})
 	}
-	return t, nil
+	return nil
 }
 
 // Filter selects tickets; zero fields match everything.

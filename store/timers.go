@@ -103,7 +103,8 @@ func (s *Store) NextTimer(ctx context.Context) (due time.Time, ok bool, err erro
 	return d.Time, !d.IsZero(), nil
 }
 
-// DueTimersQuery is the scan of due timers, for the benchmark's query plan.
+// DueTimersQuery is the scan of due timers (with FOR UPDATE SKIP LOCKED on PostgreSQL), for the
+// benchmark's query plan.
 const DueTimersQuery = `SELECT ticket_id, kind, due FROM timers WHERE due <= ? ORDER BY due LIMIT ?`
 
 // Fired is a timer that fired.
@@ -114,12 +115,14 @@ type Fired struct {
 	What   string // what it did: "closed", "reminded", "escalated", or why it did nothing
 }
 
-// RunTimers fires up to limit timers due at now, in one transaction, each under its own
-// savepoint: an automatic closing through the lifecycle, a reminder or an escalation recorded
-// as an event with its notifications, and the timer deleted — all in the same transaction, so
-// a rule fires exactly once whatever crashes or restarts. On PostgreSQL each ticket is locked
-// with FOR UPDATE SKIP LOCKED: several instances share the due timers without waiting on each
-// other or firing one twice; a ticket some other transaction holds is left for the next pass.
+// RunTimers fires up to limit timers due at now, in one transaction: an automatic closing
+// through the lifecycle, a reminder or an escalation recorded as an event with its
+// notifications, and the timer deleted — all in the same transaction, so a rule fires exactly
+// once whatever crashes or restarts. On PostgreSQL the due timers and their tickets are taken
+// FOR UPDATE SKIP LOCKED: several passes (in this instance or others) share the due timers
+// without waiting on each other or firing one twice; a ticket that another transaction holds is
+// left for the next pass. A timer the lifecycle refuses (the state moved on in a way the timer
+// missed) is recomputed from the ticket's state.
 func (s *Store) RunTimers(ctx context.Context, now time.Time, p ticket.Policy, limit int) ([]Fired, error) {
 	s.mu.Lock()
 	tp := s.timerPolicy
@@ -130,39 +133,63 @@ func (s *Store) RunTimers(ctx context.Context, now time.Time, p ticket.Policy, l
 	var fired []Fired
 	err := s.tx(ctx, "run timers", func(tx *sqlx.Tx) error {
 		fired = nil
+		lock := ""
+		if s.dialect == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
 		var due []struct {
 			TicketID int64  `db:"ticket_id"`
 			Kind     string `db:"kind"`
 			Due      dbTime `db:"due"`
 		}
-		if err := tx.SelectContext(ctx, &due, tx.Rebind(DueTimersQuery), s.tv(now), limit); err != nil {
+		if err := tx.SelectContext(ctx, &due, tx.Rebind(DueTimersQuery+lock), s.tv(now), limit); err != nil {
 			return err
 		}
-		lock := ""
-		if s.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
+		// Automatic closings, the bulk of the work, go through the lifecycle together.
+		closing := map[int64]time.Time{}
+		var ids []int64
 		for _, d := range due {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT timer"); err != nil {
+			if ticket.TimerKind(d.Kind) == ticket.TimerAutoClose {
+				closing[d.TicketID] = d.Due.Time
+				ids = append(ids, d.TicketID)
+			}
+		}
+		if len(ids) > 0 {
+			ts, err := s.lockTickets(ctx, tx, ids, lock)
+			if err != nil {
 				return err
 			}
-			f, err := s.fire(ctx, tx, d.TicketID, ticket.TimerKind(d.Kind), now, p, *tp, lock)
-			if err != nil {
-				if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT timer"); rerr != nil {
-					return rerr
-				}
-				if !isDomain(err) {
-					return err
-				}
-				// The lifecycle refuses: the state moved on in a way the timer missed. Set the
-				// timers afresh from the ticket's state rather than try again forever.
-				s.log.Warn("timer refused by the lifecycle; timers recomputed", "ticket_id", d.TicketID, "kind", d.Kind, "error", err)
-				if err := s.resetTimers(ctx, tx, d.TicketID); err != nil {
-					return err
-				}
-				f = Fired{Kind: ticket.TimerKind(d.Kind), Due: d.Due.Time, What: "refused: " + err.Error()}
+			var cs []*change
+			for _, t := range ts {
+				pp := p
+				pp.AutoCloseAfter = tp.AutoCloseFor(t.SupportAddress)
+				pp.PendingCloseAfter = tp.PendingCloseAfter
+				cs = append(cs, &change{t: t, a: ticket.Action{Kind: ticket.ActAutoClose}, by: ticket.System, p: pp})
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT timer"); err != nil {
+			if err := s.applyBatch(ctx, tx, cs, now); err != nil {
+				return err
+			}
+			for _, c := range cs {
+				f := Fired{Number: c.t.Number, Kind: ticket.TimerAutoClose, Due: closing[c.t.ID], What: "closed"}
+				if c.err != nil {
+					if !isDomain(c.err) {
+						return c.err
+					}
+					s.log.Warn("timer refused by the lifecycle; timers recomputed", "ticket", c.t.Number, "error", c.err)
+					if err := s.setTimers(ctx, tx, c.t); err != nil {
+						return err
+					}
+					f.What = "refused: " + c.err.Error()
+				}
+				fired = append(fired, f)
+			}
+		}
+		for _, d := range due {
+			if ticket.TimerKind(d.Kind) == ticket.TimerAutoClose {
+				continue
+			}
+			f, err := s.fire(ctx, tx, d.TicketID, ticket.TimerKind(d.Kind), d.Due.Time, now, lock)
+			if err != nil {
 				return err
 			}
 			if f.What != "" {
@@ -174,76 +201,86 @@ func (s *Store) RunTimers(ctx context.Context, now time.Time, p ticket.Policy, l
 	return fired, err
 }
 
-func (s *Store) resetTimers(ctx context.Context, tx *sqlx.Tx, ticketID int64) error {
-	var number int64
-	if err := tx.GetContext(ctx, &number, tx.Rebind(`SELECT number FROM tickets WHERE id = ?`), ticketID); err != nil {
-		return err
-	}
-	t, err := s.loadTicket(ctx, tx, number, "")
-	if err != nil {
-		return err
-	}
-	return s.setTimers(ctx, tx, t)
-}
-
-// fire runs one due timer; an empty What means another instance had it.
-func (s *Store) fire(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind ticket.TimerKind, now time.Time, p ticket.Policy, tp ticket.TimerPolicy, lock string) (Fired, error) {
-	var number int64
-	err := tx.GetContext(ctx, &number, tx.Rebind(`SELECT number FROM tickets WHERE id = ?`+lock), ticketID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Fired{}, nil // locked by another transaction (or gone): the next pass sees
-	}
-	if err != nil {
+// fire runs one due reminder or escalation; an empty What means it is not to fire: the ticket
+// is held by another transaction (the next pass sees), or the timer went with a change made
+// earlier in this pass.
+func (s *Store) fire(ctx context.Context, tx *sqlx.Tx, ticketID int64, kind ticket.TimerKind, dueAt, now time.Time, lock string) (Fired, error) {
+	ts, err := s.lockTickets(ctx, tx, []int64{ticketID}, lock)
+	if err != nil || len(ts) == 0 {
 		return Fired{}, err
 	}
-	// Under the ticket's lock, the timer is still there (no other instance fired it) and still due.
-	var due dbTime
-	err = tx.GetContext(ctx, &due, tx.Rebind(`SELECT due FROM timers WHERE ticket_id = ? AND kind = ?`), ticketID, string(kind))
-	if errors.Is(err, sql.ErrNoRows) || err == nil && due.After(now) {
-		return Fired{}, nil
-	}
-	if err != nil {
+	t := ts[0]
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM timers WHERE ticket_id = ? AND kind = ?`), ticketID, string(kind)); err != nil || n == 0 {
 		return Fired{}, err
 	}
-	t, err := s.loadTicket(ctx, tx, number, "")
-	if err != nil {
-		return Fired{}, err
-	}
-	f := Fired{Number: number, Kind: kind, Due: due.Time}
+	f := Fired{Number: t.Number, Kind: kind, Due: dueAt}
+	var ev ticket.Event
+	var question *ticket.Message
 	switch kind {
-	case ticket.TimerAutoClose:
-		pp := p
-		pp.AutoCloseAfter = tp.AutoCloseFor(t.SupportAddress)
-		pp.PendingCloseAfter = tp.PendingCloseAfter
-		if _, err := s.applyLocked(ctx, tx, t, ticket.Action{Kind: ticket.ActAutoClose}, ticket.System, nil, now, pp); err != nil {
-			return f, err
-		}
-		f.What = "closed"
-	case ticket.TimerRemind, ticket.TimerEscalate:
-		ev := ticket.Event{Time: now.UTC(), Actor: ticket.System.ID(), Kind: ticket.EventReminded, To: t.Requester.Address,
+	case ticket.TimerRemind:
+		ev = ticket.Event{Time: now.UTC(), Actor: ticket.System.ID(), Kind: ticket.EventReminded, To: t.Requester.Address,
 			Reason: fmt.Sprintf("pending since %s", t.StatusSince.UTC().Format(time.RFC3339))}
 		f.What = "reminded"
-		var question *ticket.Message
-		if kind == ticket.TimerEscalate {
-			ev = ticket.Event{Time: now.UTC(), Actor: ticket.System.ID(), Kind: ticket.EventEscalated,
-				Reason: fmt.Sprintf("new and unassigned since %s", t.Created.UTC().Format(time.RFC3339))}
-			f.What = "escalated"
-		} else if question, err = s.lastStaffMessage(ctx, tx, t.ID); err != nil {
+		if question, err = s.lastStaffMessage(ctx, tx, t.ID); err != nil {
 			return f, err
 		}
-		if err := s.insertEvents(ctx, tx, t.ID, []ticket.Event{ev}); err != nil {
-			return f, err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM timers WHERE ticket_id = ? AND kind = ?`), ticketID, string(kind)); err != nil {
-			return f, err
-		}
-		if err := s.notify(ctx, tx, Notice{Ticket: t, Events: []ticket.Event{ev}, Actor: ticket.System, Message: question, Timer: kind}, now); err != nil {
-			return f, err
-		}
+	case ticket.TimerEscalate:
+		ev = ticket.Event{Time: now.UTC(), Actor: ticket.System.ID(), Kind: ticket.EventEscalated,
+			Reason: fmt.Sprintf("new and unassigned since %s", t.Created.UTC().Format(time.RFC3339))}
+		f.What = "escalated"
 	default:
 		return f, fmt.Errorf("%w: unknown timer %q", ticket.ErrInvalid, kind)
 	}
-	return f, nil
+	if err := s.insertEvents(ctx, tx, t.ID, []ticket.Event{ev}); err != nil {
+		return f, err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM timers WHERE ticket_id = ? AND kind = ?`), ticketID, string(kind)); err != nil {
+		return f, err
+	}
+	return f, s.notify(ctx, tx, Notice{Ticket: t, Events: []ticket.Event{ev}, Actor: ticket.System, Message: question, Timer: kind}, now)
+}
+
+// lockTickets loads the tickets with these ids, with their participants, locked by tx (those
+// another transaction holds are left out on PostgreSQL, where lock is FOR UPDATE SKIP LOCKED).
+func (s *Store) lockTickets(ctx context.Context, tx *sqlx.Tx, ids []int64, lock string) ([]ticket.Ticket, error) {
+	q, args, err := sqlx.In(`SELECT `+ticketColumns+` FROM tickets WHERE id IN (?) ORDER BY id`+lock, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []ticketRow
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ts := make([]ticket.Ticket, len(rows))
+	byID := map[int64]int{}
+	got := make([]int64, len(rows))
+	for i, r := range rows {
+		ts[i] = r.ticket()
+		byID[r.ID] = i
+		got[i] = r.ID
+	}
+	q, args, err = sqlx.In(`SELECT ticket_id, address, name, lang FROM participants WHERE ticket_id IN (?) ORDER BY ticket_id, address`, got)
+	if err != nil {
+		return nil, err
+	}
+	var parts []struct {
+		TicketID int64  `db:"ticket_id"`
+		Address  string `db:"address"`
+		Name     string `db:"name"`
+		Lang     string `db:"lang"`
+	}
+	if err := tx.SelectContext(ctx, &parts, tx.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		t := &ts[byID[p.TicketID]]
+		t.Participants = append(t.Participants, ticket.Person{Address: p.Address, Name: p.Name, Lang: ticket.Lang(p.Lang)})
+	}
+	return ts, nil
 }
 
 // lastStaffMessage is the latest public message of the team on a ticket: the question a
