@@ -30,7 +30,7 @@ import (
 
 // Link lifetimes.
 const (
-	ViewLinkTTL   = 365 * 24 * time.Hour // the ticket's page, in every mail
+	ViewLinkTTL   = 180 * 24 * time.Hour // the ticket's page, in every mail (as long as outbox rows are kept by default)
 	ActionLinkTTL = 30 * 24 * time.Hour  // approve and refuse; they also stop once the solution is answered
 )
 

@@ -263,3 +263,20 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Errorf("refusal event %+v, want the requester's reason", tk.Events[6])
 	}
 }
+
+// ticket show says when each timer fires.
+func TestShowTimers(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "migrate")
+	mustRun(t, dir, "agent", "add", "alice@support.example")
+	mustRun(t, dir, "ticket", "create", "--from", "jean@client.example", "--subject", "Printer", "--text", "Blank pages.")
+	out := mustRun(t, dir, "ticket", "show", "1")
+	if !strings.Contains(out, "escalate (in 4h") || !strings.Contains(out, "tells the agents it is still unassigned") {
+		t.Errorf("a new ticket's escalation timer is not shown:\n%s", out)
+	}
+	mustRun(t, dir, "ticket", "solve", "1", "--from", "alice@support.example", "--text", "New toner.")
+	out = mustRun(t, dir, "ticket", "show", "1", "--json")
+	if !strings.Contains(out, `"timers": [`) || !strings.Contains(out, `"kind": "autoclose"`) || strings.Contains(out, `"kind": "escalate"`) {
+		t.Errorf("a solved ticket has its closing timer, and no escalation:\n%s", out)
+	}
+}
