@@ -241,6 +241,32 @@ func (p *Pipeline) thread(ctx context.Context, a *Analysis, h headers, recipient
 
 // threadBounce finds the ticket whose notification bounced: our Message-ID in the returned headers.
 func (p *Pipeline) threadBounce(ctx context.Context, a *Analysis, r bounce.Report, env *Envelope) error {
+	// A bounce comes back to the notification's signed return address (VERP): it names the
+	// notification, hence the ticket, even when the report quotes no headers.
+	if p.signer != nil && p.store != nil {
+		var rcpts []string
+		if env != nil {
+			rcpts = append(rcpts, env.To...)
+		}
+		for _, t := range a.To {
+			rcpts = append(rcpts, t.Address)
+		}
+		if h := headerOf(a.msg); h != nil {
+			rcpts = append(rcpts, h.Get("Delivered-To"), h.Get("X-Original-To"), h.Get("Envelope-To"))
+		}
+		for _, rc := range rcpts {
+			if id, ok := p.signer.ParseReturnAddress(rc); ok {
+				n, err := p.store.NotificationTicket(ctx, id)
+				if err != nil {
+					return fmt.Errorf("%w: %w", ErrStore, err)
+				}
+				if n != 0 {
+					a.Ticket, a.ThreadBy = ptr(n), ptr(ByReturnAddress)
+					return nil
+				}
+			}
+		}
+	}
 	if r.OriginalMessageID == "" {
 		return nil
 	}

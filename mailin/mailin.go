@@ -39,6 +39,8 @@ const (
 	ByReplyAddress = "reply-address"
 	ByReferences   = "references"
 	BySubjectTag   = "subject-tag"
+	// ByReturnAddress threads a bounce by the signed return address it came back to.
+	ByReturnAddress = "return-address"
 )
 
 // Route is what a support address decides for the tickets that come in through it.
@@ -75,6 +77,8 @@ type Store interface {
 	// NotificationKind returns the ticket and kind of the notification sent with one of these
 	// Message-IDs (latest first); kind "" when none was.
 	NotificationKind(ctx context.Context, ids []string) (number int64, kind string, err error)
+	// NotificationTicket returns the ticket of the notification with this outbox id; 0 when none.
+	NotificationTicket(ctx context.Context, outboxID int64) (int64, error)
 }
 
 // Pipeline is the inbound pipeline with its configuration.

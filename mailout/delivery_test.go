@@ -421,3 +421,39 @@ func TestAnswerByEmail(t *testing.T) {
 	}
 	_ = templates.Kinds
 }
+
+// A bounce that quotes nothing of our mail still finds its ticket: it comes back to the
+// notification's signed return address. The address is blocked and the agents are told.
+func TestBounceToReturnAddress(t *testing.T) {
+	w := newWorld(t, nil)
+	p := mailin.New(mailin.Config{SupportAddresses: []string{support}, NoreplyAddress: noreply, TagPrefix: "#", Policy: w.policy},
+		w.sg, &mailin.Options{Store: w.s, Now: w.clock.Now})
+	n := w.create(ticket.English).Number
+	var ret string
+	for _, m := range w.flush() {
+		if m.to() == cc {
+			ret = m.From
+		}
+	}
+	dsn := "From: MAILER-DAEMON@mx.customer.test\r\nTo: " + ret + "\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"Message-ID: <dsn-1@mx.customer.test>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nThis is the mail system. Your message could not be delivered.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\n" +
+		"Final-Recipient: rfc822; " + cc + "\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n" +
+		"--b--\r\n"
+	a, d, err := p.Ingest(w.ctx, []byte(dsn), &mailin.Envelope{From: "", To: []string{ret}, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind != mailin.KindBounce || d.Number != n || a.ThreadBy == nil || *a.ThreadBy != mailin.ByReturnAddress {
+		t.Fatalf("kind %s, ticket %d; want a bounce on ticket %d (thread %v)", a.Kind, d.Number, n, a.ThreadBy)
+	}
+	if b, _ := w.s.Bounced(w.ctx, cc); !b {
+		t.Error("the bounced address is not blocked")
+	}
+	got := byTo(t, w.flush())
+	if got[agentA] == nil || !strings.Contains(got[agentA].Text, cc) {
+		t.Errorf("agents not told of the failure: %v", sortedKeys(got))
+	}
+}

@@ -715,3 +715,12 @@ func (s *Store) BouncedAmong(ctx context.Context, addresses []string) (map[strin
 	}
 	return out, nil
 }
+
+// NotificationTicket returns the ticket of the notification with this outbox id; 0 when none.
+func (s *Store) NotificationTicket(ctx context.Context, outboxID int64) (int64, error) {
+	r, err := s.OutboxByID(ctx, outboxID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	return r.Number, err
+}
