@@ -59,7 +59,7 @@ type Config struct {
 	RateLimit  int           // notifications per recipient and per ticket within RateWindow; default 10, <0 none
 	RateWindow time.Duration // default 10 minutes
 	MaxAttach  int64         // attachments above this total size are listed, not attached; default 10 MB
-	Workers    int           // recipients served at once; default 4
+	Workers    int           // recipients served at once; default 8
 	Poll       time.Duration // how often to look for rows written by other processes; default 1s
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -89,7 +89,7 @@ func NewSender(c Config) (*Sender, error) {
 		c.MaxAttach = 10 << 20
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 8
 	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
@@ -140,6 +140,13 @@ func (s *Sender) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		case <-s.c.Store.Outboxed():
+			// Let the rows of the commits landing now join this batch: under load one claim
+			// takes dozens instead of one each.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -207,6 +214,8 @@ type batch struct {
 	ticket   map[int64]store.RateCount
 	changes  map[int64]map[time.Time]bool // the changes each ticket had notified in this batch
 	disabled bool                         // no rate limit
+	tickets  map[int64]ticket.Ticket      // the batch's tickets, by internal id
+	messages map[int64][]ticket.Message   // and their messages
 }
 
 func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.Time) (*batch, error) {
@@ -225,6 +234,9 @@ func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.
 	}
 	b := &batch{changes: map[int64]map[time.Time]bool{}, disabled: s.c.RateLimit <= 0}
 	var err error
+	if b.tickets, b.messages, err = s.c.Store.TicketsWithMessages(ctx, tickets); err != nil {
+		return nil, err
+	}
 	if b.bounced, err = s.c.Store.BouncedAmong(ctx, rcpts); err != nil {
 		return nil, err
 	}
@@ -312,7 +324,7 @@ func (s *Sender) deliver(ctx context.Context, r store.OutboxRow, b *batch) ([]st
 			return []store.OutboxDone{s.retry(r, now, err)}, nil
 		}
 	}
-	msg, err := s.render(ctx, r, merged)
+	msg, err := s.render(ctx, r, merged, b)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			return []store.OutboxDone{s.retry(r, now, err)}, nil
@@ -402,15 +414,20 @@ func (s *Sender) brand(t ticket.Ticket) Brand {
 }
 
 // render builds the row's message (a digest when rows were merged into it).
-func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.OutboxRow) ([]byte, error) {
-	t, err := s.c.Store.Ticket(ctx, r.Number)
-	if err != nil {
-		return nil, err
+func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.OutboxRow, bt *batch) ([]byte, error) {
+	t, ok := bt.tickets[r.TicketID]
+	msgs := bt.messages[r.TicketID]
+	if !ok || len(merged) > 0 {
+		// Not loaded with the batch, or a digest that may need messages written since: read afresh.
+		var err error
+		if t, err = s.c.Store.Ticket(ctx, r.Number); err != nil {
+			return nil, err
+		}
+		if msgs, err = s.c.Store.Messages(ctx, t.ID); err != nil {
+			return nil, err
+		}
 	}
-	msgs, err := s.c.Store.Messages(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	b := s.brand(t)
 	lang := string(r.Lang)
 	if lang != "fr" {

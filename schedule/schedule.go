@@ -118,15 +118,26 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		nextSweep = s.cron.Next(s.c.Now())
 	}
 	for {
-		if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			s.c.Logger.Warn("timers: pass failed; retrying", "error", err)
+		// Look first: most wake-ups (a new ticket's escalation set for hours from now) have
+		// nothing due, and a pass is a transaction per worker.
+		due, ok, err := s.c.Store.NextTimer(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.c.Logger.Warn("timers: cannot read the next due time", "error", err)
+		}
+		if ok && !due.After(s.c.Now()) {
+			if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				s.c.Logger.Warn("timers: pass failed; retrying", "error", err)
+			}
+			if due, ok, err = s.c.Store.NextTimer(ctx); err != nil {
+				ok = false
+			}
 		}
 		if s.cron != nil && !s.c.Now().Before(nextSweep) {
 			s.Housekeep(ctx)
 			nextSweep = s.cron.Next(s.c.Now())
 		}
 		wait := s.c.Poll
-		if due, ok, err := s.c.Store.NextTimer(ctx); err == nil && ok {
+		if ok {
 			if d := due.Sub(s.c.Now()); d < wait {
 				wait = max(d, 10*time.Millisecond)
 			}

@@ -146,3 +146,60 @@ func (s *Store) Blob(ctx context.Context, sha string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// TicketsWithMessages loads several tickets (by internal id) and their messages with their
+// attachments, in four queries: what the notification sender needs for a batch.
+func (s *Store) TicketsWithMessages(ctx context.Context, ids []int64) (map[int64]ticket.Ticket, map[int64][]ticket.Message, error) {
+	ts, ms := map[int64]ticket.Ticket{}, map[int64][]ticket.Message{}
+	if len(ids) == 0 {
+		return ts, ms, nil
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	q, args, err := sqlx.In(`SELECT `+ticketColumns+` FROM tickets WHERE id IN (?)`, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var trows []ticketRow
+	if err := s.db.SelectContext(ctx, &trows, s.db.Rebind(q), args...); err != nil {
+		return nil, nil, fmt.Errorf("store: tickets: %w", s.classify(err))
+	}
+	for _, r := range trows {
+		ts[r.ID] = r.ticket()
+	}
+	q, args, err = sqlx.In(`SELECT id, ticket_id, time, author_role, author_address, author_name, visibility, text, html,
+		message_id FROM messages WHERE ticket_id IN (?) ORDER BY id`, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mrows []messageRow
+	if err := s.db.SelectContext(ctx, &mrows, s.db.Rebind(q), args...); err != nil {
+		return nil, nil, fmt.Errorf("store: messages: %w", s.classify(err))
+	}
+	q, args, err = sqlx.In(`SELECT a.message_id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a
+		JOIN messages m ON m.id = a.message_id WHERE m.ticket_id IN (?) ORDER BY a.id`, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var atts []struct {
+		MessageID   int64  `db:"message_id"`
+		Filename    string `db:"filename"`
+		ContentType string `db:"content_type"`
+		Size        int64  `db:"size"`
+		SHA256      string `db:"sha256"`
+	}
+	if err := s.db.SelectContext(ctx, &atts, s.db.Rebind(q), args...); err != nil {
+		return nil, nil, fmt.Errorf("store: attachments: %w", s.classify(err))
+	}
+	byMsg := map[int64][]ticket.Attachment{}
+	for _, a := range atts {
+		byMsg[a.MessageID] = append(byMsg[a.MessageID], ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
+	}
+	for _, r := range mrows {
+		ms[r.TicketID] = append(ms[r.TicketID], ticket.Message{ID: r.ID, TicketID: r.TicketID, Time: r.Time.Time,
+			Author:     ticket.Actor{Role: ticket.Role(r.AuthorRole), Address: r.AuthorAddress, Name: r.AuthorName},
+			Visibility: ticket.Visibility(r.Visibility), Text: r.Text, HTML: r.HTML, MessageID: r.MessageID.String,
+			Attachments: byMsg[r.ID]})
+	}
+	return ts, ms, nil
+}

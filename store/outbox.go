@@ -284,7 +284,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, worker string, now time.Time, l
 	if s.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	err := s.tx(ctx, "claim outbox", func(tx *sqlx.Tx) error {
+	err := s.relaxedTx(ctx, "claim outbox", func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT id FROM outbox WHERE state = 'pending' AND next_attempt <= ?
 			AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt, id LIMIT ?`+skip),
@@ -330,8 +330,32 @@ type OutboxDone struct {
 
 // FinishOutbox records what became of claimed notifications, each with its event on its ticket.
 func (s *Store) FinishOutbox(ctx context.Context, now time.Time, done ...OutboxDone) error {
-	return s.tx(ctx, "finish outbox", func(tx *sqlx.Tx) error {
+	return s.relaxedTx(ctx, "finish outbox", func(tx *sqlx.Tx) error {
+		// Plain successes, the common case, in one statement per worker.
+		sent := map[string][]int64{}
+		var rest []OutboxDone
 		for _, d := range done {
+			if d.State == OutboxSent && d.Event == nil && d.Failure == nil && d.Into == 0 {
+				sent[d.Worker] = append(sent[d.Worker], d.ID)
+			} else {
+				rest = append(rest, d)
+			}
+		}
+		for worker, ids := range sent {
+			q, args, err := sqlx.In(`UPDATE outbox SET state = 'sent', sent = ?, held = ?, last_error = '', claimed_until = NULL,
+				claimed_by = '' WHERE id IN (?) AND claimed_by = ?`, s.tv(now), false, ids, worker)
+			if err != nil {
+				return err
+			}
+			r, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+			if err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			if n, _ := r.RowsAffected(); int(n) != len(ids) {
+				s.log.Warn("outbox rows were taken over by another sender", "sent", len(ids), "recorded", n, "worker", worker)
+			}
+		}
+		for _, d := range rest {
 			var sent, into any
 			if d.State == OutboxSent {
 				sent = s.tv(now)

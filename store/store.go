@@ -171,6 +171,21 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, s.timeout)
 }
 
+// relaxedTx is tx for bookkeeping whose loss in a crash is harmless (a notification's lease, or
+// its being marked sent — lost, it is sent again, which at-least-once allows): on PostgreSQL its
+// commit does not wait for the WAL flush, so the sender does not compete with the commits that
+// acknowledge mail.
+func (s *Store) relaxedTx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error) error {
+	return s.tx(ctx, what, func(tx *sqlx.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // tx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) tx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error) error {
 	ctx, cancel := s.withTimeout(ctx)

@@ -174,7 +174,7 @@ func TestBenchSMTP(t *testing.T) {
 		// Acknowledgements are on, as in production: one per message into the Maildir outbox.
 		end := time.Now()
 		acks := 0
-		for time.Since(end) < 5*time.Minute {
+		for time.Since(end) < 5*time.Minute && os.Getenv("GUICHET_BENCH_RELAY") == "" {
 			files, _ := os.ReadDir(filepath.Join(srv.outbox, "new"))
 			if acks = len(files); acks >= res.n {
 				break

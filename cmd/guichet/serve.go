@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only when GUICHET_DEBUG_PPROF is set
 	"time"
 
 	"guichet/schedule"
@@ -106,6 +107,10 @@ func serve(e *env, _ *flag.FlagSet, args []string) error {
 		}
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
+	if addr, ok := e.getenv("GUICHET_DEBUG_PPROF"); ok && addr != "" {
+		// Profiling for benchmarks, on its own listener (net/http/pprof registers on the default mux).
+		go http.ListenAndServe(addr, http.DefaultServeMux)
+	}
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,6 +25,7 @@ type maildirTransport struct {
 	dir    string
 	host   string // for file names, with '/' and ':' escaped
 	closed atomic.Bool
+	newDir *dirSyncer // makes the renames into new/ durable, several at once
 }
 
 // openMaildir opens the Maildir at path (the part after "maildir:"),
@@ -50,7 +52,7 @@ func openMaildir(path string, _ Options) (Transport, error) {
 		host = "localhost"
 	}
 	host = strings.NewReplacer("/", `\057`, ":", `\072`).Replace(host)
-	return &maildirTransport{name: "maildir:" + path, dir: dir, host: host}, nil
+	return &maildirTransport{name: "maildir:" + path, dir: dir, host: host, newDir: newDirSyncer(filepath.Join(dir, "new"))}, nil
 }
 
 // String returns the URL.
@@ -116,17 +118,59 @@ func (t *maildirTransport) write(from string, to []string, msg []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Join(t.dir, "new"))
+	return t.newDir.sync()
 }
 
-// syncDir makes a rename into dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// dirSyncer makes renames into a directory durable with fsync of the directory, shared: a
+// sender whose rename is done waits for the next fsync that starts after it, and one fsync
+// serves everyone who was waiting — a group commit for the Maildir. Opening and syncing the
+// directory once per message made concurrent senders queue on the directory's lock.
+type dirSyncer struct {
+	dir     string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	started uint64 // fsyncs started
+	done    uint64 // the last fsync finished
+	err     error  // its error
+}
+
+func newDirSyncer(dir string) *dirSyncer {
+	d := &dirSyncer{dir: dir}
+	d.cond = sync.NewCond(&d.mu)
+	return d
+}
+
+// sync returns once an fsync of the directory that started after the call has finished.
+func (d *dirSyncer) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	target := d.started + 1 // one running now may have begun before our rename: the next one counts
+	for d.done < target {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		d.running = true
+		d.started++
+		gen := d.started
+		d.mu.Unlock()
+		err := fsyncDir(d.dir)
+		d.mu.Lock()
+		d.running, d.done, d.err = false, gen, err
+		d.cond.Broadcast()
+	}
+	return d.err
+}
+
+// fsyncDir makes the renames into dir durable.
+func fsyncDir(dir string) error {
+	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
