@@ -91,7 +91,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = Postgres
-		s.db, err = sqlx.Open("postgres", dsn)
+		s.db, err = sqlx.Open("postgres", pgDSN(dsn))
 		if err == nil {
 			s.db.SetMaxOpenConns(16)
 			s.db.SetMaxIdleConns(16)
@@ -118,6 +118,22 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// pgDSN adds binary_parameters=yes unless the URL says otherwise: lib/pq then sends each query
+// with its parameters in one round trip instead of preparing it first, halving the round trips
+// of a transaction.
+func pgDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // sqliteDSN turns a path or sqlite: URL into modernc's DSN: WAL, foreign keys, a busy timeout,
