@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
+	"guichet/internal/testclock"
 	"guichet/internal/testdb"
 	"guichet/mailout"
 	"guichet/mailout/relay"
@@ -98,19 +99,6 @@ func (s *recSession) Data(r io.Reader) error {
 func (s *recSession) Reset()        { s.from, s.to = "", nil }
 func (s *recSession) Logout() error { return nil }
 
-// clock is the tests' time, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // world is a store with the notification planner, a sender and a recording relay.
 type world struct {
 	t      *testing.T
@@ -119,7 +107,7 @@ type world struct {
 	sg     *signed.Signer
 	rec    *recorder
 	snd    *mailout.Sender
-	clock  *clock
+	clock  *testclock.Clock
 	policy ticket.Policy
 	cfg    mailout.Config
 	ids    int
@@ -155,7 +143,7 @@ func newWorld(t *testing.T, tune func(*mailout.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, s: s, sg: sg, rec: newRecorder(t), clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+	w := &world{t: t, ctx: ctx, s: s, sg: sg, rec: newRecorder(t), clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		policy: ticket.DefaultPolicy()}
 	ours := func(a string) bool {
 		base := a

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"guichet/internal/testclock"
 	"guichet/internal/testdb"
 	"guichet/mailout"
 	"guichet/schedule"
@@ -16,23 +17,11 @@ import (
 	"guichet/ticket"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type world struct {
 	t      *testing.T
 	ctx    context.Context
 	s      *store.Store
-	clock  *clock
+	clock  *testclock.Clock
 	policy ticket.Policy
 	tp     ticket.TimerPolicy
 	sched  *schedule.Scheduler
@@ -56,7 +45,7 @@ func newWorld(t *testing.T, dsn string, tune func(*ticket.TimerPolicy)) *world {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, s: s, clock: &clock{t: monday}, policy: ticket.DefaultPolicy()}
+	w := &world{t: t, ctx: ctx, s: s, clock: testclock.New(monday), policy: ticket.DefaultPolicy()}
 	w.tp = ticket.TimerPolicy{AutoCloseAfter: 7 * 24 * time.Hour, RemindAfter: 3 * 24 * time.Hour, EscalateAfter: 4 * time.Hour}
 	if tune != nil {
 		tune(&w.tp)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"guichet/internal/testclock"
 	"guichet/internal/testdb"
 	"guichet/mailout"
 	"guichet/signed"
@@ -39,19 +40,6 @@ var (
 	requester = ticket.Actor{Role: ticket.RoleRequester, Address: client}
 )
 
-// clock is the tests' time, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a store with mailout's planner, and the pages served over HTTP.
 type env struct {
 	t      *testing.T
@@ -59,7 +47,7 @@ type env struct {
 	s      *store.Store
 	sg     *signed.Signer
 	set    *templates.Set
-	clock  *clock
+	clock  *testclock.Clock
 	policy ticket.Policy
 	srv    *httptest.Server
 	client *http.Client
@@ -89,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, s: s, sg: sg, set: set, clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+	e := &env{t: t, ctx: ctx, s: s, sg: sg, set: set, clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		policy: ticket.DefaultPolicy()}
 	s.SetPlanner(mailout.Planner(mailout.PlanConfig{Signer: sg, Domain: "example.com", AutoCloseAfter: 7 * 24 * time.Hour,
 		DefaultLang: ticket.English}))
