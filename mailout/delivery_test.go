@@ -457,3 +457,59 @@ func TestBounceToReturnAddress(t *testing.T) {
 		t.Errorf("agents not told of the failure: %v", sortedKeys(got))
 	}
 }
+
+// Replies to a real notification, as mail clients write them, come back as follow-ups holding
+// only what the requester wrote: quoting below an attribution line (Gmail, Thunderbird, Apple
+// Mail), Outlook's header block, HTML-only with the quote in a blockquote, and a top-posted
+// "approve" with a signature.
+func TestRepliesToNotifications(t *testing.T) {
+	w := newWorld(t, func(c *mailout.Config) { c.RateLimit = -1 })
+	p := mailin.New(mailin.Config{SupportAddresses: []string{support}, NoreplyAddress: noreply, TagPrefix: "#", Policy: w.policy},
+		w.sg, &mailin.Options{Store: w.s, Now: w.clock.Now})
+	n := w.create(ticket.English).Number
+	w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice)
+	var note *sent
+	for _, m := range w.flush() {
+		if m.to() == client {
+			note = m
+		}
+	}
+	if note == nil {
+		t.Fatal("no notification to reply to")
+	}
+	id, _ := note.Header.MessageID()
+	rt, _ := note.Header.AddressList("Reply-To")
+	quoted := "> " + strings.ReplaceAll(strings.TrimSpace(note.Text), "\n", "\n> ")
+	cases := []struct {
+		name, ct, body, want string
+	}{
+		{"gmail", "text/plain; charset=utf-8", "It is the HP in room 12.\n\nOn Mon, 2 Mar 2026 at 10:01, Acme Support <" + noreply + "> wrote:\n" + quoted + "\n",
+			"It is the HP in room 12."},
+		{"outlook", "text/plain; charset=utf-8", "Still jammed this morning.\n\n________________________________\nFrom: Acme Support <" + noreply +
+			">\nSent: Monday, March 2, 2026 10:01 AM\nTo: Claire Client <" + client + ">\nSubject: " + note.Subject + "\n\n" + note.Text, "Still jammed this morning."},
+		{"html only", "text/html; charset=utf-8", "<html><body><div dir=\"ltr\">Model LaserJet 4 &amp; toner new.</div><br><div class=\"gmail_quote\">" +
+			"<div>Le lun. 2 mars 2026, Acme Support a écrit :</div><blockquote class=\"gmail_quote\">" + note.HTML + "</blockquote></div></body></html>",
+			"Model LaserJet 4 & toner new."},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w.clock.Add(time.Minute)
+			raw := fmt.Sprintf("From: Claire Client <%s>\r\nTo: %s\r\nSubject: RE: %s\r\nMessage-ID: <reply-%d@customer.test>\r\n"+
+				"In-Reply-To: <%s>\r\nReferences: <%s>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n%s",
+				client, rt[0].Address, note.Subject, i, id, id, w.clock.Now().Format(time.RFC1123Z), c.ct, strings.ReplaceAll(c.body, "\n", "\r\n"))
+			a, d, err := p.Ingest(w.ctx, []byte(raw), &mailin.Envelope{Source: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Number != n || d.Created {
+				t.Fatalf("reply went to ticket %d (created %v), want a follow-up on %d; kind %s", d.Number, d.Created, n, a.Kind)
+			}
+			tk, _ := w.s.Ticket(w.ctx, n)
+			msgs, _ := w.s.Messages(w.ctx, tk.ID)
+			last := msgs[len(msgs)-1]
+			if strings.TrimSpace(last.Text) != c.want {
+				t.Errorf("stored text %q, want %q", last.Text, c.want)
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ func (s *Store) deliverBulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbo
 		return false
 	}
 	if err := s.bulk(ctx, tx, ins, p, ds); err != nil {
-		s.log.Debug("bulk delivery fell back to one message at a time", "error", err)
+		s.log.Warn("bulk delivery fell back to one message at a time", "error", err)
 		tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT deliver_bulk")
 		tx.ExecContext(ctx, "RELEASE SAVEPOINT deliver_bulk")
 		for i := range ds {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +16,8 @@ import (
 // A batch of plain new tickets takes the multi-row path, with its timers and notifications,
 // not the one-message-at-a-time fallback.
 func TestBulkPathWithNotificationsAndTimers(t *testing.T) {
-	eachStore(t, nil, func(t *testing.T, s *Store) {
+	var logs strings.Builder
+	eachStore(t, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		s.SetTimerPolicy(ticket.TimerPolicy{EscalateAfter: 4 * time.Hour})
 		k := 0
@@ -33,7 +36,7 @@ func TestBulkPathWithNotificationsAndTimers(t *testing.T) {
 		ds := make([]ticket.Delivered, len(ins))
 		err := s.tx(ctx, "test", func(tx *sqlx.Tx) error {
 			if !s.deliverBulk(ctx, tx, ins, ticket.DefaultPolicy(), ds) {
-				return fmt.Errorf("the bulk path fell back")
+				return fmt.Errorf("the bulk path fell back: %s", logs.String())
 			}
 			return nil
 		})
