@@ -81,8 +81,7 @@ func (s *Store) applyBatch(ctx context.Context, tx *sqlx.Tx, cs []*change, now t
 				}
 			}
 		}
-		ns, err := s.plan(ctx, tx, Notice{Ticket: after, Events: res.Events, Message: res.Message, Actor: c.by,
-			Quiet: ctx.Value(quietKey{}) != nil, Solution: solutionOf(res)})
+		ns, err := s.plan(ctx, tx, Notice{Ticket: after, Events: res.Events, Message: res.Message, Actor: c.by})
 		if err != nil {
 			return err
 		}
@@ -117,16 +116,6 @@ func (s *Store) applyBatch(ctx context.Context, tx *sqlx.Tx, cs []*change, now t
 		}
 	}
 	return s.insertOutbox(ctx, tx, notes, now)
-}
-
-// solutionOf is the message of a change that proposed a solution.
-func solutionOf(c ticket.Change) int64 {
-	for _, e := range c.Events {
-		if e.Kind == ticket.EventSolutionProposed && c.Message != nil {
-			return c.Message.ID
-		}
-	}
-	return 0
 }
 
 // changedColumns lists the ticket columns a change set, as "col = ?" with their values.

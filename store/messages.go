@@ -98,14 +98,44 @@ type messageRow struct {
 	MessageID     sql.NullString `db:"message_id"`
 }
 
+const messageColumns = `id, ticket_id, time, author_role, author_address, author_name, visibility, text, html, message_id`
+
+func (r messageRow) message(atts []ticket.Attachment) ticket.Message {
+	return ticket.Message{ID: r.ID, TicketID: r.TicketID, Time: r.Time.Time,
+		Author:     ticket.Actor{Role: ticket.Role(r.AuthorRole), Address: r.AuthorAddress, Name: r.AuthorName},
+		Visibility: ticket.Visibility(r.Visibility), Text: r.Text, HTML: r.HTML, MessageID: r.MessageID.String,
+		Attachments: atts}
+}
+
 // Messages returns a ticket's messages in order, with their attachments.
 func (s *Store) Messages(ctx context.Context, ticketID int64) ([]ticket.Message, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var rows []messageRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT id, ticket_id, time, author_role, author_address,
-		author_name, visibility, text, html, message_id FROM messages WHERE ticket_id = ? ORDER BY id`), ticketID); err != nil {
+	ms, err := s.messagesOf(ctx, s.db, []int64{ticketID})
+	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", s.classify(err))
+	}
+	return ms[ticketID], nil
+}
+
+// messagesOf loads the messages of several tickets, in order, with their attachments: two queries.
+func (s *Store) messagesOf(ctx context.Context, q querier, ticketIDs []int64) (map[int64][]ticket.Message, error) {
+	ms := map[int64][]ticket.Message{}
+	if len(ticketIDs) == 0 {
+		return ms, nil
+	}
+	query, args, err := sqlx.In(`SELECT `+messageColumns+` FROM messages WHERE ticket_id IN (?) ORDER BY id`, ticketIDs)
+	if err != nil {
+		return nil, err
+	}
+	var rows []messageRow
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(query), args...); err != nil {
+		return nil, err
+	}
+	query, args, err = sqlx.In(`SELECT a.message_id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a
+		JOIN messages m ON m.id = a.message_id WHERE m.ticket_id IN (?) ORDER BY a.id`, ticketIDs)
+	if err != nil {
+		return nil, err
 	}
 	var atts []struct {
 		MessageID   int64  `db:"message_id"`
@@ -114,20 +144,15 @@ func (s *Store) Messages(ctx context.Context, ticketID int64) ([]ticket.Message,
 		Size        int64  `db:"size"`
 		SHA256      string `db:"sha256"`
 	}
-	if err := s.db.SelectContext(ctx, &atts, s.db.Rebind(`SELECT a.message_id, a.filename, a.content_type, a.size, a.sha256
-		FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.ticket_id = ? ORDER BY a.id`), ticketID); err != nil {
-		return nil, fmt.Errorf("store: attachments: %w", s.classify(err))
+	if err := sqlx.SelectContext(ctx, q, &atts, q.Rebind(query), args...); err != nil {
+		return nil, err
 	}
 	byMsg := map[int64][]ticket.Attachment{}
 	for _, a := range atts {
 		byMsg[a.MessageID] = append(byMsg[a.MessageID], ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
 	}
-	ms := make([]ticket.Message, len(rows))
-	for i, r := range rows {
-		ms[i] = ticket.Message{ID: r.ID, TicketID: r.TicketID, Time: r.Time.Time,
-			Author:     ticket.Actor{Role: ticket.Role(r.AuthorRole), Address: r.AuthorAddress, Name: r.AuthorName},
-			Visibility: ticket.Visibility(r.Visibility), Text: r.Text, HTML: r.HTML, MessageID: r.MessageID.String,
-			Attachments: byMsg[r.ID]}
+	for _, r := range rows {
+		ms[r.TicketID] = append(ms[r.TicketID], r.message(byMsg[r.ID]))
 	}
 	return ms, nil
 }
@@ -148,11 +173,11 @@ func (s *Store) Blob(ctx context.Context, sha string) ([]byte, error) {
 }
 
 // TicketsWithMessages loads several tickets (by internal id) and their messages with their
-// attachments, in four queries: what the notification sender needs for a batch.
+// attachments, in three queries: what the notification sender needs for a batch.
 func (s *Store) TicketsWithMessages(ctx context.Context, ids []int64) (map[int64]ticket.Ticket, map[int64][]ticket.Message, error) {
-	ts, ms := map[int64]ticket.Ticket{}, map[int64][]ticket.Message{}
+	ts := map[int64]ticket.Ticket{}
 	if len(ids) == 0 {
-		return ts, ms, nil
+		return ts, map[int64][]ticket.Message{}, nil
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -167,39 +192,9 @@ func (s *Store) TicketsWithMessages(ctx context.Context, ids []int64) (map[int64
 	for _, r := range trows {
 		ts[r.ID] = r.ticket()
 	}
-	q, args, err = sqlx.In(`SELECT id, ticket_id, time, author_role, author_address, author_name, visibility, text, html,
-		message_id FROM messages WHERE ticket_id IN (?) ORDER BY id`, ids)
+	ms, err := s.messagesOf(ctx, s.db, ids)
 	if err != nil {
-		return nil, nil, err
-	}
-	var mrows []messageRow
-	if err := s.db.SelectContext(ctx, &mrows, s.db.Rebind(q), args...); err != nil {
 		return nil, nil, fmt.Errorf("store: messages: %w", s.classify(err))
-	}
-	q, args, err = sqlx.In(`SELECT a.message_id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a
-		JOIN messages m ON m.id = a.message_id WHERE m.ticket_id IN (?) ORDER BY a.id`, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	var atts []struct {
-		MessageID   int64  `db:"message_id"`
-		Filename    string `db:"filename"`
-		ContentType string `db:"content_type"`
-		Size        int64  `db:"size"`
-		SHA256      string `db:"sha256"`
-	}
-	if err := s.db.SelectContext(ctx, &atts, s.db.Rebind(q), args...); err != nil {
-		return nil, nil, fmt.Errorf("store: attachments: %w", s.classify(err))
-	}
-	byMsg := map[int64][]ticket.Attachment{}
-	for _, a := range atts {
-		byMsg[a.MessageID] = append(byMsg[a.MessageID], ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
-	}
-	for _, r := range mrows {
-		ms[r.TicketID] = append(ms[r.TicketID], ticket.Message{ID: r.ID, TicketID: r.TicketID, Time: r.Time.Time,
-			Author:     ticket.Actor{Role: ticket.Role(r.AuthorRole), Address: r.AuthorAddress, Name: r.AuthorName},
-			Visibility: ticket.Visibility(r.Visibility), Text: r.Text, HTML: r.HTML, MessageID: r.MessageID.String,
-			Attachments: byMsg[r.ID]})
 	}
 	return ts, ms, nil
 }

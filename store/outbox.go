@@ -69,14 +69,6 @@ func (s *Store) notify(ctx context.Context, tx *sqlx.Tx, n Notice, now time.Time
 	if n.Ticket.ID == 0 {
 		return nil
 	}
-	n.Quiet = n.Quiet || ctx.Value(quietKey{}) != nil
-	if n.Solution == 0 && n.Message != nil {
-		for _, e := range n.Events {
-			if e.Kind == ticket.EventSolutionProposed {
-				n.Solution = n.Message.ID
-			}
-		}
-	}
 	ns, err := s.plan(ctx, tx, n)
 	if err != nil {
 		return err
@@ -84,13 +76,22 @@ func (s *Store) notify(ctx context.Context, tx *sqlx.Tx, n Notice, now time.Time
 	return s.insertOutbox(ctx, tx, []planned{{n.Ticket.ID, ns}}, now)
 }
 
-// plan returns the planner's notifications for n, or nil without a planner.
+// plan returns the planner's notifications for n, or nil without a planner. It completes the
+// notice: quiet under a quiet ctx, the solution when the change proposed one, the agents.
 func (s *Store) plan(ctx context.Context, tx *sqlx.Tx, n Notice) ([]Notification, error) {
 	s.mu.Lock()
 	plan := s.planner
 	s.mu.Unlock()
 	if plan == nil {
 		return nil, nil
+	}
+	n.Quiet = n.Quiet || ctx.Value(quietKey{}) != nil
+	if n.Solution == 0 && n.Message != nil {
+		for _, e := range n.Events {
+			if e.Kind == ticket.EventSolutionProposed {
+				n.Solution = n.Message.ID
+			}
+		}
 	}
 	agents, err := s.agentList(ctx, tx)
 	if err != nil {
@@ -533,15 +534,9 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (int, 
 
 // Bounced reports whether mail to address failed permanently and no agent cleared it since.
 func (s *Store) Bounced(ctx context.Context, address string) (bool, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	var n int
-	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COUNT(*) FROM delivery_failures WHERE address = ? AND permanent = ? AND cleared IS NULL`),
-		ticket.NormalizeAddress(address), true)
-	if err != nil {
-		return false, fmt.Errorf("store: bounced: %w", s.classify(err))
-	}
-	return n > 0, nil
+	a := ticket.NormalizeAddress(address)
+	m, err := s.BouncedAmong(ctx, []string{a})
+	return m[a], err
 }
 
 // BouncedAddress is an address that no mail goes to.

@@ -223,16 +223,31 @@ func (s *Store) loadTicket(ctx context.Context, q querier, number int64, lock st
 	return t, s.loadParticipants(ctx, q, &t)
 }
 
-func (s *Store) loadParticipants(ctx context.Context, q querier, t *ticket.Ticket) error {
-	var parts []struct {
-		Address string `db:"address"`
-		Name    string `db:"name"`
-		Lang    string `db:"lang"`
+// loadParticipants fills in the participants of tickets, in one query.
+func (s *Store) loadParticipants(ctx context.Context, q querier, ts ...*ticket.Ticket) error {
+	if len(ts) == 0 {
+		return nil
 	}
-	if err := sqlx.SelectContext(ctx, q, &parts, q.Rebind(`SELECT address, name, lang FROM participants WHERE ticket_id = ? ORDER BY address`), t.ID); err != nil {
+	byID := map[int64]*ticket.Ticket{}
+	ids := make([]int64, len(ts))
+	for i, t := range ts {
+		byID[t.ID], ids[i] = t, t.ID
+	}
+	query, args, err := sqlx.In(`SELECT ticket_id, address, name, lang FROM participants WHERE ticket_id IN (?) ORDER BY ticket_id, address`, ids)
+	if err != nil {
+		return err
+	}
+	var parts []struct {
+		TicketID int64  `db:"ticket_id"`
+		Address  string `db:"address"`
+		Name     string `db:"name"`
+		Lang     string `db:"lang"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &parts, q.Rebind(query), args...); err != nil {
 		return err
 	}
 	for _, p := range parts {
+		t := byID[p.TicketID]
 		t.Participants = append(t.Participants, ticket.Person{Address: p.Address, Name: p.Name, Lang: ticket.Lang(p.Lang)})
 	}
 	return nil

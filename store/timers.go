@@ -256,29 +256,13 @@ func (s *Store) lockTickets(ctx context.Context, tx *sqlx.Tx, ids []int64, lock 
 		return nil, nil
 	}
 	ts := make([]ticket.Ticket, len(rows))
-	byID := map[int64]int{}
-	got := make([]int64, len(rows))
+	ptrs := make([]*ticket.Ticket, len(rows))
 	for i, r := range rows {
 		ts[i] = r.ticket()
-		byID[r.ID] = i
-		got[i] = r.ID
+		ptrs[i] = &ts[i]
 	}
-	q, args, err = sqlx.In(`SELECT ticket_id, address, name, lang FROM participants WHERE ticket_id IN (?) ORDER BY ticket_id, address`, got)
-	if err != nil {
+	if err := s.loadParticipants(ctx, tx, ptrs...); err != nil {
 		return nil, err
-	}
-	var parts []struct {
-		TicketID int64  `db:"ticket_id"`
-		Address  string `db:"address"`
-		Name     string `db:"name"`
-		Lang     string `db:"lang"`
-	}
-	if err := tx.SelectContext(ctx, &parts, tx.Rebind(q), args...); err != nil {
-		return nil, err
-	}
-	for _, p := range parts {
-		t := &ts[byID[p.TicketID]]
-		t.Participants = append(t.Participants, ticket.Person{Address: p.Address, Name: p.Name, Lang: ticket.Lang(p.Lang)})
 	}
 	return ts, nil
 }
@@ -287,16 +271,14 @@ func (s *Store) lockTickets(ctx context.Context, tx *sqlx.Tx, ids []int64, lock 
 // pending ticket waits on.
 func (s *Store) lastStaffMessage(ctx context.Context, q querier, ticketID int64) (*ticket.Message, error) {
 	var r messageRow
-	err := sqlx.GetContext(ctx, q, &r, q.Rebind(`SELECT id, ticket_id, time, author_role, author_address, author_name,
-		visibility, text, html, message_id FROM messages WHERE ticket_id = ? AND visibility = 'public' AND author_role = 'agent'
-		ORDER BY id DESC LIMIT 1`), ticketID)
+	err := sqlx.GetContext(ctx, q, &r, q.Rebind(`SELECT `+messageColumns+` FROM messages
+		WHERE ticket_id = ? AND visibility = 'public' AND author_role = 'agent' ORDER BY id DESC LIMIT 1`), ticketID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &ticket.Message{ID: r.ID, TicketID: r.TicketID, Time: r.Time.Time,
-		Author:     ticket.Actor{Role: ticket.Role(r.AuthorRole), Address: r.AuthorAddress, Name: r.AuthorName},
-		Visibility: ticket.Visibility(r.Visibility), Text: r.Text, HTML: r.HTML, MessageID: r.MessageID.String}, nil
+	m := r.message(nil)
+	return &m, nil
 }
