@@ -242,16 +242,22 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			}
 		}
 	}
+	count := func(name string, dst *int) error {
+		if v, ok := getenv(name); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return fmt.Errorf("config: %s: %q is not a whole number of 0 or more", name, v)
+			}
+			*dst = n
+		}
+		return nil
+	}
 	list("GUICHET_SUPPORT_ADDRESSES", &c.SupportAddresses)
 	list("GUICHET_SMTP_ALLOW_NETWORKS", &c.SMTPAllow)
 	list("GUICHET_ACCEPT_DOMAINS", &c.AcceptDomains)
 	list("GUICHET_SMTP_TRUSTED_NETWORKS", &c.SMTPTrusted)
-	if v, ok := getenv("GUICHET_SMTP_RATE_PER_IP"); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 0 {
-			return fmt.Errorf("config: GUICHET_SMTP_RATE_PER_IP: %q is not a whole number of 0 or more", v)
-		}
-		c.SMTPRatePerIP = n
+	if err := count("GUICHET_SMTP_RATE_PER_IP", &c.SMTPRatePerIP); err != nil {
+		return err
 	}
 	str("GUICHET_BUSINESS_HOURS", &c.BusinessHours)
 	str("GUICHET_HOUSEKEEPING_SCHEDULE", &c.Housekeeping)
@@ -261,12 +267,8 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GUICHET_TEMPLATES_DIR", &c.TemplatesDir)
 	str("GUICHET_DEFAULT_LANG", &c.DefaultLang)
 	list("GUICHET_NOTIFY_OFF", &c.NotifyOff)
-	if v, ok := getenv("GUICHET_NOTIFY_RATE_LIMIT"); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 0 {
-			return fmt.Errorf("config: GUICHET_NOTIFY_RATE_LIMIT: %q is not a whole number of 0 or more", v)
-		}
-		c.RateLimit = n
+	if err := count("GUICHET_NOTIFY_RATE_LIMIT", &c.RateLimit); err != nil {
+		return err
 	}
 	str("GUICHET_SMTP_ADDR", &c.SMTPAddr)
 	str("GUICHET_LMTP_ADDR", &c.LMTPAddr)
@@ -278,12 +280,8 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			return fmt.Errorf("config: GUICHET_MAX_MESSAGE_SIZE: %w", err)
 		}
 	}
-	if v, ok := getenv("GUICHET_FLOOD_LIMIT"); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 0 {
-			return fmt.Errorf("config: GUICHET_FLOOD_LIMIT: %q is not a whole number of 0 or more", v)
-		}
-		c.FloodLimit = n
+	if err := count("GUICHET_FLOOD_LIMIT", &c.FloodLimit); err != nil {
+		return err
 	}
 	if v, ok := getenv("GUICHET_TICKET_START"); ok {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)

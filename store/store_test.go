@@ -2,13 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +13,7 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"guichet/internal/testdb"
 	"guichet/ticket"
 )
 
@@ -43,36 +39,10 @@ func openSQLite(t *testing.T, opts *Options) *Store {
 // postgresDSN makes a schema of its own for the test, dropped when it ends, and returns a URL using it.
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("GUICHET_TEST_POSTGRES")
-	if base == "" {
+	if !testdb.Postgres() {
 		t.Skip("GUICHET_TEST_POSTGRES is not set")
 	}
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "guichet_test_" + hex.EncodeToString(b)
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("postgres", base)
-		if err == nil {
-			db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testdb.DSN(t)
 }
 
 func openPostgres(t *testing.T, opts *Options) *Store {
