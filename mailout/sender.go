@@ -435,7 +435,7 @@ func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.O
 	}
 	m := templates.Mail{Kind: r.Kind, Lang: lang, Brand: b.Name, Role: string(r.Role),
 		Recipient: templates.Person{Name: r.RecipientName, Address: r.Recipient},
-		Ticket:    s.ticketView(t, ticket.Lang(lang)), Marker: signed.Marker,
+		Ticket:    TicketView(t, ticket.Lang(lang), s.c.Types, s.c.TagPrefix), Marker: signed.Marker,
 		Reason: r.Data[keyReason], Closing: r.Data[keyClosing], ToCode: r.Data[keyTo]}
 	m.Days, _ = strconv.Atoi(r.Data[keyDays])
 	m.Hours, _ = strconv.Atoi(r.Data[keyHours])
@@ -457,7 +457,7 @@ func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.O
 		}
 	}
 	if carried != nil {
-		m.Message = s.messageView(*carried, ticket.Lang(lang), "")
+		m.Message = MessageView(*carried, ticket.Lang(lang), nil)
 		if ticket.NormalizeAddress(carried.Author.Address) != r.Recipient {
 			files, err = s.files(ctx, *carried)
 			if err != nil {
@@ -488,7 +488,7 @@ func (s *Sender) render(ctx context.Context, r store.OutboxRow, merged []store.O
 	}
 	// Threading: a root id per ticket that every notification refers to, the message that
 	// started the ticket, and the message this one answers.
-	domain := domainOf(b.From)
+	domain := DomainOf(b.From)
 	root := s.c.Signer.MessageID(t.Number, "root", domain)
 	var first, answered string
 	if len(msgs) > 0 {
@@ -542,7 +542,8 @@ func (s *Sender) supportOf(t ticket.Ticket) string {
 	return s.c.Support
 }
 
-func domainOf(addr string) string {
+// DomainOf is the domain of an address, lower-cased; "localhost" when it has none.
+func DomainOf(addr string) string {
 	if _, d, ok := strings.Cut(addr, "@"); ok && d != "" {
 		return strings.ToLower(d)
 	}
@@ -594,10 +595,6 @@ func TicketView(t ticket.Ticket, lang ticket.Lang, types ticket.Types, tagPrefix
 		Created: formatTime(t.Created, lang)}
 }
 
-func (s *Sender) ticketView(t ticket.Ticket, lang ticket.Lang) templates.Ticket {
-	return TicketView(t, lang, s.c.Types, s.c.TagPrefix)
-}
-
 // MessageView is what mails and pages show of a message; fileURL(i), when given, links its attachments.
 func MessageView(m ticket.Message, lang ticket.Lang, fileURL func(int) string) *templates.Message {
 	v := &templates.Message{Author: templates.Person{Name: m.Author.Name, Address: m.Author.Address},
@@ -616,10 +613,6 @@ func MessageView(m ticket.Message, lang ticket.Lang, fileURL func(int) string) *
 		v.Attachments = append(v.Attachments, av)
 	}
 	return v
-}
-
-func (s *Sender) messageView(m ticket.Message, lang ticket.Lang, _ string) *templates.Message {
-	return MessageView(m, lang, nil)
 }
 
 func statusName(code string, lang ticket.Lang) string {

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -319,10 +318,7 @@ func (s *server) act(action string) http.HandlerFunc {
 		p := s.page(r, v, templates.PageResult)
 		p.Action = actionName(action)
 		// The link just used cannot show the result again: the language links lead to the ticket's page.
-		p.Langs = nil
-		for _, l := range []string{"en", "fr"} {
-			p.Langs = append(p.Langs, templates.LangLink{Lang: l, URL: p.TicketURL + "?lang=" + l})
-		}
+		p.Langs = langLinks(p.TicketURL)
 		p.TicketURL += langQuery(r)
 		s.render(w, r, http.StatusOK, p)
 	}
@@ -335,11 +331,17 @@ func (s *server) page(r *http.Request, v visit, kind string) templates.Page {
 		p.TicketURL = "/t/" + s.c.Signer.LinkToken(signed.Link{Action: signed.LinkView, Number: v.ticket.Number,
 			Outbox: v.row.ID, Expires: s.c.Now().Add(mailout.ViewLinkTTL)})
 	}
-	for _, l := range []string{"en", "fr"} {
-		q := url.Values{"lang": {l}}
-		p.Langs = append(p.Langs, templates.LangLink{Lang: l, URL: r.URL.Path + "?" + q.Encode()})
-	}
+	p.Langs = langLinks(r.URL.Path)
 	return p
+}
+
+// langLinks are the links that show page in each language.
+func langLinks(page string) []templates.LangLink {
+	var ls []templates.LangLink
+	for _, l := range []string{"en", "fr"} {
+		ls = append(ls, templates.LangLink{Lang: l, URL: page + "?lang=" + l})
+	}
+	return ls
 }
 
 func (s *server) storeError(w http.ResponseWriter, r *http.Request, v visit, err error) {
@@ -352,10 +354,7 @@ func (s *server) storeError(w http.ResponseWriter, r *http.Request, v visit, err
 }
 
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, v visit, status int, code string) {
-	p := templates.Page{Kind: templates.PageError, Lang: string(v.lang), Brand: s.c.Brand, Error: code}
-	for _, l := range []string{"en", "fr"} {
-		p.Langs = append(p.Langs, templates.LangLink{Lang: l, URL: r.URL.Path + "?lang=" + l})
-	}
+	p := templates.Page{Kind: templates.PageError, Lang: string(v.lang), Brand: s.c.Brand, Error: code, Langs: langLinks(r.URL.Path)}
 	s.render(w, r, status, p)
 }
 

@@ -88,6 +88,17 @@ func flagString(fs *flag.FlagSet, name string) string {
 	return ""
 }
 
+func flagInt(fs *flag.FlagSet, name string) int {
+	if f := fs.Lookup(name); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			if n, ok := g.Get().(int); ok {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
 func flagBool(fs *flag.FlagSet, name string) bool {
 	return flagString(fs, name) == "true"
 }

@@ -63,7 +63,7 @@ func (e *env) notifying(s *store.Store) (*signed.Signer, error) {
 	p := mailin.New(pipelineConfig(e.cfg), sg, nil)
 	tp := e.cfg.TimerPolicy()
 	s.SetPlanner(mailout.Planner(mailout.PlanConfig{
-		Signer: sg, Domain: domainOf(e.cfg.NoreplyAddress), Ours: p.AcceptsRecipient, Off: off,
+		Signer: sg, Domain: mailout.DomainOf(e.cfg.NoreplyAddress), Ours: p.AcceptsRecipient, Off: off,
 		AutoCloseAfter: tp.AutoCloseAfter, AutoCloseByRoute: tp.AutoCloseByRoute, PendingCloseAfter: tp.PendingCloseAfter,
 		RemindAfter: tp.RemindAfter, EscalateAfter: tp.EscalateAfter, DefaultLang: ticket.Lang(e.cfg.DefaultLang),
 	}))
@@ -104,7 +104,7 @@ func startSender(e *env, s *store.Store, sg *signed.Signer) (*mailout.Sender, *t
 		}
 		brands[ticket.NormalizeAddress(r.Address)] = b
 	}
-	tr, err := relay.Open(e.cfg.Relay, relay.Options{Hello: domainOf(e.cfg.NoreplyAddress), Logger: e.log})
+	tr, err := relay.Open(e.cfg.Relay, relay.Options{Hello: mailout.DomainOf(e.cfg.NoreplyAddress), Logger: e.log})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("serve: relay (GUICHET_RELAY): %w", err)
 	}
@@ -137,7 +137,7 @@ func outboxList(e *env, fs *flag.FlagSet, args []string) error {
 		return usagef("takes no arguments")
 	}
 	return withStore(e, func(s *store.Store) error {
-		rows, err := s.OutboxList(e.ctx, flagBool(fs, "failed"), fs.Lookup("limit").Value.(flag.Getter).Get().(int))
+		rows, err := s.OutboxList(e.ctx, flagBool(fs, "failed"), flagInt(fs, "limit"))
 		if err != nil {
 			return err
 		}

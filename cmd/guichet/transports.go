@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"guichet/mailin"
 	"guichet/mailin/poller"
 	"guichet/mailin/smtpd"
+	"guichet/mailout"
 	"guichet/store"
 )
 
@@ -37,7 +37,7 @@ func startTransports(e *env, s *store.Store) (*transports, error) {
 
 	if e.cfg.SMTPAddr != "off" || e.cfg.LMTPAddr != "" {
 		o := &smtpd.Options{Addr: e.cfg.SMTPAddr, LMTPAddr: e.cfg.LMTPAddr, MaxMessageSize: int64(e.cfg.MaxMessageSize),
-			AcceptRecipient: p.AcceptsRecipient, Logger: e.log, Domain: domainOf(e.cfg.NoreplyAddress)}
+			AcceptRecipient: p.AcceptsRecipient, Logger: e.log, Domain: mailout.DomainOf(e.cfg.NoreplyAddress)}
 		if e.cfg.SMTPAddr == "off" {
 			o.Addr = "-"
 		}
@@ -121,13 +121,6 @@ func (t *transports) stop(ctx context.Context, e *env) {
 	case <-ctx.Done():
 	}
 	t.batcher.Close()
-}
-
-func domainOf(addr string) string {
-	if _, d, ok := strings.Cut(addr, "@"); ok {
-		return d
-	}
-	return "localhost"
 }
 
 // smtpDeliverer feeds SMTP and LMTP deliveries to the pipeline: nil only once stored.

@@ -138,7 +138,7 @@ func ticketList(e *env, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 	}
-	fmt.Sscan(flagString(fs, "limit"), &f.Limit)
+	f.Limit = flagInt(fs, "limit")
 	if f.Limit < 0 {
 		return usagef("--limit must be 0 or more")
 	}
