@@ -166,7 +166,7 @@ func newWorld(t *testing.T, tune func(*mailout.Config)) *world {
 	t.Cleanup(func() { tr.Close() })
 	w.cfg = mailout.Config{Store: s, Transport: tr, Signer: sg, Templates: set,
 		Brand:   mailout.Brand{Name: "Acme Support", From: noreply},
-		Support: support, BaseURL: "https://help.example.com", Types: w.policy.Types, Policy: w.policy,
+		Support: support, BaseURL: "https://help.example.com", Types: w.policy.Types,
 		Now: w.clock.Now, Name: "test"}
 	if tune != nil {
 		tune(&w.cfg)

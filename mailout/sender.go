@@ -39,7 +39,6 @@ type Brand struct {
 	Name      string         // the From display name
 	From      string         // the From address (the noreply address by default)
 	Templates *templates.Set // nil: the default set
-	Lang      ticket.Lang    // the language of the route's people, for agents
 }
 
 // Config is what the sender needs.
@@ -53,8 +52,7 @@ type Config struct {
 	Support    string           // the default support address, base of reply addresses
 	BaseURL    string           // of the web pages' links
 	Types      ticket.Types
-	TagPrefix  string // "#" by default
-	Policy     ticket.Policy
+	TagPrefix  string        // "#" by default
 	RetryFor   time.Duration // default 2 days
 	RateLimit  int           // notifications per recipient and per ticket within RateWindow; default 10, <0 none
 	RateWindow time.Duration // default 10 minutes

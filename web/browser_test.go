@@ -158,7 +158,7 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(func() { tr.Close() })
 	snd, err := mailout.NewSender(mailout.Config{Store: e.s, Transport: tr, Signer: e.sg, Templates: e.set,
 		Brand: mailout.Brand{Name: "Acme", From: "noreply@example.com"}, Support: "support@example.com",
-		BaseURL: e.srv.URL, Types: e.policy.Types, Policy: e.policy, RateLimit: -1, Now: e.clock.Now, Name: "browser-test"})
+		BaseURL: e.srv.URL, Types: e.policy.Types, RateLimit: -1, Now: e.clock.Now, Name: "browser-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

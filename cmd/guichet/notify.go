@@ -96,7 +96,7 @@ func startSender(e *env, s *store.Store, sg *signed.Signer) (*mailout.Sender, *t
 	}
 	brands := map[string]mailout.Brand{}
 	for _, r := range e.cfg.Routes {
-		b := mailout.Brand{Name: r.Name, From: ticket.NormalizeAddress(r.From), Lang: ticket.Lang(r.Lang)}
+		b := mailout.Brand{Name: r.Name, From: ticket.NormalizeAddress(r.From)}
 		if r.Templates != "" {
 			if b.Templates, err = templates.Load(r.Templates); err != nil {
 				return nil, nil, nil, fmt.Errorf("serve: templates of route %s: %w", r.Address, err)
@@ -110,10 +110,10 @@ func startSender(e *env, s *store.Store, sg *signed.Signer) (*mailout.Sender, *t
 	}
 	snd, err := mailout.NewSender(mailout.Config{
 		Store: s, Transport: tr, Signer: sg, Templates: set,
-		Brand:   mailout.Brand{Name: e.cfg.NoreplyName, From: ticket.NormalizeAddress(e.cfg.NoreplyAddress), Lang: ticket.Lang(e.cfg.DefaultLang)},
+		Brand:   mailout.Brand{Name: e.cfg.NoreplyName, From: ticket.NormalizeAddress(e.cfg.NoreplyAddress)},
 		Brands:  brands,
 		Support: ticket.NormalizeAddress(e.cfg.SupportAddresses[0]),
-		BaseURL: e.cfg.BaseURL, Types: e.cfg.Policy().Types, Policy: e.cfg.Policy(), TagPrefix: e.cfg.TagPrefix,
+		BaseURL: e.cfg.BaseURL, Types: e.cfg.Policy().Types, TagPrefix: e.cfg.TagPrefix,
 		RetryFor: time.Duration(e.cfg.RetryFor), RateLimit: rateLimit(e.cfg.RateLimit), RateWindow: time.Duration(e.cfg.RateWindow),
 		Logger: e.log,
 	})
