@@ -183,6 +183,28 @@ func isQuoteLine(l string) bool {
 // clean prepares a line for matching: invisible characters go, non-breaking spaces become
 // spaces, runs of white space collapse.
 func clean(l string) string {
+	if isClean(l) {
+		return l
+	}
+	return cleanRunes(l)
+}
+
+// isClean reports the common line that clean leaves as it is: ASCII, single spaces between
+// words, no other white space.
+func isClean(l string) bool {
+	for i := 0; i < len(l); i++ {
+		switch c := l[i]; {
+		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && (i == 0 || i == len(l)-1 || l[i-1] == ' '):
+			return false
+		}
+	}
+	return true
+}
+
+// cleanRunes is clean for any line.
+func cleanRunes(l string) string {
 	var b strings.Builder
 	b.Grow(len(l))
 	space := false
@@ -209,16 +231,22 @@ func clean(l string) string {
 
 // wordCount counts the words of a cleaned line.
 func wordCount(s string) int {
-	return len(strings.Fields(s))
+	n, in := 0, false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			in = false
+		case !in:
+			in = true
+			n++
+		}
+	}
+	return n
 }
 
 var shortAttributionVerbs = []string{"wrote", "writes", "écrit", "ecrit", "schrieb", "escribi", "scritto", "geschreven", "skrev", "kirjoitti", "napisał", "написал", "escreveu"}
 
-func hasShortAttributionVerb(l string) bool {
-	for _, v := range shortAttributionVerbs {
-		if strings.Contains(l, v) {
-			return true
-		}
-	}
-	return false
-}
+var shortAttributionWords = newKeywords(shortAttributionVerbs)
+
+// hasShortAttributionVerb reports whether a lower-cased line holds one of the verbs.
+func hasShortAttributionVerb(l string) bool { return shortAttributionWords.inLower(l) }

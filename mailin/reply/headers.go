@@ -72,7 +72,7 @@ func headerLine(l string) (field, bool) {
 	if len(head) > 48 {
 		head = head[:48]
 	}
-	if !strings.ContainsAny(head, ":：") {
+	if strings.IndexByte(head, ':') < 0 && !strings.Contains(head, "：") {
 		return 0, false
 	}
 	s := clean(l)

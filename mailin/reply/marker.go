@@ -18,8 +18,26 @@ func markerLine(lines []string, markers []string) int {
 	if len(wanted) == 0 {
 		return len(lines)
 	}
+	// A line can hold a marker, or the half of one a client wrapped, only if it holds the
+	// marker's first or last byte: when those are ASCII and not letters (our "##"), the lines
+	// without them are not even folded.
+	var ends []byte
+	for _, m := range wanted {
+		for _, c := range []byte{m[0], m[len(m)-1]} {
+			if c >= 0x80 || unicode.IsLetter(rune(c)) {
+				ends = nil
+				goto scan
+			}
+			ends = append(ends, c)
+		}
+	}
+scan:
 	prev := ""
 	for i, l := range lines {
+		if ends != nil && !strings.ContainsAny(l, string(ends)) {
+			prev = ""
+			continue
+		}
 		cur := foldMarker(l)
 		for _, m := range wanted {
 			if strings.Contains(cur, m) {

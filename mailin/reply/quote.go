@@ -201,14 +201,10 @@ func hasAttributionKeyword(s string) bool {
 			return true
 		}
 	}
-	lower := strings.ToLower(s)
-	for _, k := range attributionKeywords {
-		if strings.Contains(lower, k) {
-			return true
-		}
-	}
-	return false
+	return attributionWords.in(s)
 }
+
+var attributionWords = newKeywords(attributionKeywords)
 
 // normalizeAttribution cleans a candidate attribution: quote prefixes, surrounding dashes,
 // stars and underscores, "<mailto:…>" duplicates and HTML-escaped brackets go. dashed reports

@@ -180,15 +180,9 @@ var mobileKeywords = []string{
 	"lähetetty", "gönderildi", "我的", "から送信", "에서 보냄", "via ", "phone", "cell", "handy", "portable",
 }
 
-func hasMobileKeyword(s string) bool {
-	lower := strings.ToLower(s)
-	for _, k := range mobileKeywords {
-		if strings.Contains(lower, k) {
-			return true
-		}
-	}
-	return false
-}
+var mobileWords = newKeywords(mobileKeywords)
+
+func hasMobileKeyword(s string) bool { return mobileWords.in(s) }
 
 // signOffs are the words that start a closing line rather than a name.
 var signOffs = map[string]bool{

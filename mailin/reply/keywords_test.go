@@ -1,0 +1,79 @@
+package reply
+
+import (
+	"strings"
+	"testing"
+)
+
+// The fast paths of the line matchers must answer exactly as the plain loops they replace.
+
+func containsAnyLower(s string, words []string) bool {
+	lower := strings.ToLower(s)
+	for _, w := range words {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// markerLineSlow is markerLine without the prefilter on the marker's end bytes.
+func markerLineSlow(lines []string, markers []string) int {
+	var wanted []string
+	for _, m := range markers {
+		if m := foldMarker(m); m != "" {
+			wanted = append(wanted, m)
+		}
+	}
+	if len(wanted) == 0 {
+		return len(lines)
+	}
+	prev := ""
+	for i, l := range lines {
+		cur := foldMarker(l)
+		for _, m := range wanted {
+			if strings.Contains(cur, m) {
+				return i
+			}
+			if i > 0 && prev != "" && cur != "" && strings.Contains(tail(prev, len(m))+" "+head(cur, len(m)), m) {
+				return i - 1
+			}
+		}
+		prev = cur
+	}
+	return len(lines)
+}
+
+func FuzzLineMatchers(f *testing.F) {
+	for _, s := range []string{
+		"", "hello", "  two  spaces ", "tab\there", "Envoyé de mon iPhone", "Sent from my PHONE",
+		"On Mon, John WROTE:", "Le 3 mars, X a écrit :", "ÉCRIT", "\u00a0nbsp\u00a0", "\u200bzero width",
+		"\xff\xfe", "K\u212a", "İstanbul", "##- Please type your reply\nabove this line -##",
+		"> ##- please TYPE your reply above this line -##", "#\n#", "a\r\nb",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := clean(s), cleanRunes(s); got != want {
+			t.Fatalf("clean(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := wordCount(s), len(strings.Fields(s)); got != want {
+			t.Fatalf("wordCount(%q) = %d, want %d", s, got, want)
+		}
+		for name, list := range map[string][]string{"attribution": attributionKeywords, "mobile": mobileKeywords, "verbs": shortAttributionVerbs} {
+			k := newKeywords(list)
+			if got, want := k.in(s), containsAnyLower(s, list); got != want {
+				t.Fatalf("%s.in(%q) = %v, want %v", name, s, got, want)
+			}
+			lower := strings.ToLower(s)
+			if got, want := k.inLower(lower), containsAnyLower(lower, list); got != want {
+				t.Fatalf("%s.inLower(%q) = %v, want %v", name, lower, got, want)
+			}
+		}
+		lines := strings.Split(s, "\n")
+		markers := []string{guichetMarker}
+		if got, want := markerLine(lines, markers), markerLineSlow(lines, markers); got != want {
+			t.Fatalf("markerLine(%q) = %d, want %d", lines, got, want)
+		}
+	})
+}
