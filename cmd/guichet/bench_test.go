@@ -159,8 +159,12 @@ func TestBenchSMTP(t *testing.T) {
 	base := smtpLoad(t, "bare go-smtp (discards)", ln.Addr().String(), n, c)
 	bare.Close()
 	t.Log(base)
-	dbs := []string{t.TempDir() + "/bench.db"}
-	if os.Getenv("GUICHET_TEST_POSTGRES") != "" {
+	var dbs []string
+	only := os.Getenv("GUICHET_BENCH_DB") // "sqlite" or "postgres": only that one
+	if only != "postgres" {
+		dbs = append(dbs, t.TempDir()+"/bench.db")
+	}
+	if os.Getenv("GUICHET_TEST_POSTGRES") != "" && only != "sqlite" {
 		dbs = append(dbs, testDB(t))
 	}
 	for _, db := range dbs {
