@@ -39,7 +39,7 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 	os.WriteFile(cfg, nil, 0o644)
 	s := &server{t: t, bin: guichetBinary(t), smtp: freeAddr(t), http: freeAddr(t), outbox: filepath.Join(dir, "outbox")}
 	s.env = append(os.Environ(), "GUICHET_DB="+db, "GUICHET_CONFIG="+cfg, "GUICHET_SMTP_ADDR="+s.smtp,
-		"GUICHET_RELAY="+envOr("GUICHET_BENCH_RELAY", "maildir:"+s.outbox), "GUICHET_BASE_URL=http://"+s.http,
+		"GUICHET_RELAY=maildir:"+s.outbox, "GUICHET_BASE_URL=http://"+s.http,
 		"GUICHET_HTTP_ADDR="+s.http, "GUICHET_SUPPORT_ADDRESSES=support@crash.example",
 		"GUICHET_NOREPLY_ADDRESS=noreply@crash.example", "GUICHET_FLOOD_LIMIT=0", "GUICHET_LOG_LEVEL=warn")
 	s.env = append(s.env, extra...)
