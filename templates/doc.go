@@ -30,7 +30,7 @@
 // <lang> is en or fr. A mail kind is parsed as common.txt then <kind>.txt (text), and layout.html,
 // common.html then <kind>.html (HTML); a page as web/layout.html, web/<lang>/common.html then
 // web/<lang>/<page>.html. The kind's file comes last, so it may redefine a shared block for itself.
-// Template functions: lines (a text's lines, for <br>), trim, summary (kind, lang → [Summary]),
+// Template functions: lines (a text's lines), breaks (a text as HTML, its lines escaped with <br> between them), trim, summary (kind, lang → [Summary]),
 // langName ("Français"), plural (n, one, many).
 //
 // # Overriding

@@ -1062,3 +1062,24 @@ func TestConcurrentRendering(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// FuzzBreaks checks that breaks renders what the per-line range it replaced rendered.
+func FuzzBreaks(f *testing.F) {
+	for _, s := range []string{"", "one", "a\r\nb\rc\nd", "\n\n<b>x</b> & 'y' + \"z\"\n\n", "x\x00y", "\n \n", "é\u2028ü"} {
+		f.Add(s)
+	}
+	old := htemplate.Must(htemplate.New("").Funcs(funcs).Parse(`{{range $i, $l := lines .}}{{if $i}}<br>{{end}}{{$l}}{{end}}`))
+	now := htemplate.Must(htemplate.New("").Funcs(funcs).Parse(`{{breaks .}}`))
+	f.Fuzz(func(t *testing.T, s string) {
+		var a, b strings.Builder
+		if err := old.Execute(&a, s); err != nil {
+			t.Skip()
+		}
+		if err := now.Execute(&b, s); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Fatalf("breaks(%q) = %q, the range gave %q", s, b.String(), a.String())
+		}
+	})
+}
