@@ -305,37 +305,14 @@ func (p *Pipeline) exists(ctx context.Context, n int64) (bool, error) {
 	return false, fmt.Errorf("%w: %w", ErrStore, err)
 }
 
-// agentTTL is how long the pipeline trusts what it learnt about an address being an agent's:
-// long enough to spare the database a query per message under load, short enough that an
-// agent added or removed from the command line counts within seconds.
-const agentTTL = 2 * time.Second
-
-type agentEntry struct {
-	agent bool
-	at    time.Time
-}
-
 func (p *Pipeline) isAgent(ctx context.Context, address string) (bool, error) {
 	if p.store == nil || address == "" {
 		return false, nil
 	}
-	now := time.Now()
-	p.mu.Lock()
-	e, ok := p.agents[address]
-	p.mu.Unlock()
-	if ok && now.Sub(e.at) < agentTTL {
-		return e.agent, nil
-	}
-	agent, err := p.store.IsAgent(ctx, address)
+	agent, err := p.store.IsAgent(ctx, address) // cached by the store for a few seconds
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	p.mu.Lock()
-	if len(p.agents) > 10000 {
-		p.agents = map[string]agentEntry{}
-	}
-	p.agents[address] = agentEntry{agent: agent, at: now}
-	p.mu.Unlock()
 	return agent, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"guichet/signed"
@@ -88,9 +87,6 @@ type Pipeline struct {
 	signer *signed.Signer
 	log    *slog.Logger
 	now    func() time.Time
-
-	mu     sync.Mutex
-	agents map[string]agentEntry // recent answers of the store to "is this an agent?"
 }
 
 // Options are a pipeline's collaborators; nil fields take defaults.
@@ -105,7 +101,7 @@ func New(cfg Config, signer *signed.Signer, o *Options) *Pipeline {
 	if o == nil {
 		o = &Options{}
 	}
-	p := &Pipeline{cfg: cfg, store: o.Store, signer: signer, log: o.Logger, now: o.Now, agents: map[string]agentEntry{}}
+	p := &Pipeline{cfg: cfg, store: o.Store, signer: signer, log: o.Logger, now: o.Now}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}

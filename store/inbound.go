@@ -335,13 +335,18 @@ func (s *Store) TicketByMessageID(ctx context.Context, ids []string) (int64, err
 	return 0, nil
 }
 
-// IsAgent reports whether address is a registered agent.
+// IsAgent reports whether address is a registered agent's. It answers from the agent list the
+// store keeps for a few seconds (agentList), so that a stream of mail from distinct senders
+// costs one query per refresh, not one per message; an agent added or removed in another
+// process counts within those seconds, in this one at once.
 func (s *Store) IsAgent(ctx context.Context, address string) (bool, error) {
-	_, err := s.Agent(ctx, address)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	set, err := s.agentSet(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: %w", s.classify(err))
 	}
-	return err == nil, err
+	return set[ticket.NormalizeAddress(address)], nil
 }
 
 // TicketsOpenedSince counts the tickets a requester opened since the given time (for flood control).

@@ -178,10 +178,31 @@ func (s *Store) agentList(ctx context.Context, q querier) ([]Agent, error) {
 	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT address, name FROM agents ORDER BY address`); err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
+	set := make(map[string]bool, len(rows))
+	for _, a := range rows {
+		set[a.Address] = true
+	}
 	s.mu.Lock()
-	s.agents, s.agentsAt = rows, time.Now()
+	s.agents, s.agentByAddr, s.agentsAt = rows, set, time.Now()
 	s.mu.Unlock()
 	return rows, nil
+}
+
+// agentSet returns the registered agents' addresses, from the same cache as agentList.
+func (s *Store) agentSet(ctx context.Context) (map[string]bool, error) {
+	s.mu.Lock()
+	if time.Since(s.agentsAt) < 2*time.Second {
+		set := s.agentByAddr
+		s.mu.Unlock()
+		return set, nil
+	}
+	s.mu.Unlock()
+	if _, err := s.agentList(ctx, s.db); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.agentByAddr, nil
 }
 
 func (s *Store) forgetAgents() {

@@ -59,11 +59,12 @@ type Store struct {
 	start   int64
 	timeout time.Duration
 
-	mu       sync.Mutex
-	planner  Planner       // who is told about a change; nil: nobody
-	agents   []Agent       // cached for the planner
-	agentsAt time.Time     // when agents was read
-	outboxed chan struct{} // a notification was written
+	mu          sync.Mutex
+	planner     Planner         // who is told about a change; nil: nobody
+	agents      []Agent         // cached for the planner
+	agentByAddr map[string]bool // the same, by address
+	agentsAt    time.Time       // when agents was read
+	outboxed    chan struct{}   // a notification was written
 
 	timerPolicy   *ticket.TimerPolicy // the timed rules' delays; nil: no timers kept
 	timersChanged chan struct{}       // a timer was set

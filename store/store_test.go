@@ -480,8 +480,25 @@ func TestAgents(t *testing.T) {
 		if err != nil || len(as) != 1 || as[0].Address != "bob@support.example" || as[0].Name != "Robert" || !as[0].Created.Equal(t0) {
 			t.Errorf("agents %+v, %v", as, err)
 		}
+		isAgent := func(address string) bool {
+			t.Helper()
+			ok, err := s.IsAgent(ctx, address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if !isAgent("BOB@support.example") || isAgent("alice@support.example") || isAgent("") {
+			t.Error("IsAgent: want bob, in any case, and nobody else")
+		}
 		if err := s.RemoveAgent(ctx, "bob@support.example"); err != nil {
 			t.Fatal(err)
+		}
+		if isAgent("bob@support.example") { // the cache is this process's: a removal counts at once
+			t.Error("IsAgent: bob still an agent after RemoveAgent")
+		}
+		if err := s.AddAgent(ctx, "carol@support.example", "", t0); err != nil || !isAgent("carol@support.example") {
+			t.Errorf("IsAgent: carol not an agent right after AddAgent (%v)", err)
 		}
 		if err := s.RemoveAgent(ctx, "bob@support.example"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("removing twice: %v, want ErrNotFound", err)
