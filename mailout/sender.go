@@ -116,6 +116,13 @@ func NewSender(c Config) (*Sender, error) {
 const lease = 5 * time.Minute
 
 // Run delivers due rows until ctx ends: at once when this process writes rows, else every Poll.
+// claimSize is the most rows one claim takes; gather is how long the sender waits, once told of
+// new rows, for more to join them. A notification waits at most that long more.
+const (
+	claimSize = 64
+	gather    = 50 * time.Millisecond
+)
+
 func (s *Sender) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.c.Poll)
 	defer tick.Stop()
@@ -129,8 +136,8 @@ func (s *Sender) Run(ctx context.Context) error {
 				s.c.Logger.Warn("outbox: cannot claim notifications", "error", err)
 				break
 			}
-			if n == 0 {
-				break
+			if n < claimSize {
+				break // the backlog is drained: gather what comes next instead of claiming it one by one
 			}
 		}
 		select {
@@ -139,11 +146,11 @@ func (s *Sender) Run(ctx context.Context) error {
 		case <-tick.C:
 		case <-s.c.Store.Outboxed():
 			// Let the rows of the commits landing now join this batch: under load one claim
-			// takes dozens instead of one each.
+			// takes dozens instead of one each, and a claim with its bookkeeping is ten statements.
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(gather):
 			}
 		}
 	}
@@ -154,7 +161,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // send those rows again, with the same Message-IDs: delivery is at least once).
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.c.Now()
-	rows, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, 64)
+	rows, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, claimSize)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
