@@ -88,7 +88,15 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 	if len(items) == 0 {
 		return nil
 	}
-	// 2. The raw messages, each content once.
+	// 2. Numbers for the whole batch — the counter row is locked until commit; a rollback gives
+	// them back — and the ids of the tickets and of their first messages, taken before the
+	// inserts so that each insert can name them: on PostgreSQL the inserts are then one statement.
+	first, tids, mids, err := s.reserve(ctx, tx, len(items))
+	if err != nil {
+		return err
+	}
+	var sts []stmt
+	// 3. The raw messages, each content once.
 	var blobArgs []any
 	blobs := map[string]bool{}
 	for _, it := range items {
@@ -101,86 +109,51 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 			blobArgs = append(blobArgs, it.sha, len(raw), raw)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO blobs (sha256, size, data) VALUES `+values(len(blobs), 3)+
-		` ON CONFLICT (sha256) DO NOTHING`), blobArgs...); err != nil {
-		return fmt.Errorf("blobs: %w", err)
+	sts = append(sts, stmt{`INSERT INTO blobs (sha256, size, data) VALUES ` + values(len(blobs), 3) + ` ON CONFLICT (sha256) DO NOTHING`, blobArgs})
+	// 4. The tickets, their participants, creation events and first messages.
+	override := "" // ids are given: PostgreSQL's identity columns must be told
+	if s.dialect == Postgres {
+		override = " OVERRIDING SYSTEM VALUE"
 	}
-	// 3. Numbers for the whole batch: the counter row is locked until commit; a rollback gives them back.
-	var first int64
-	if err := tx.GetContext(ctx, &first, tx.Rebind(`UPDATE counters SET next = (CASE WHEN next < ? THEN ? ELSE next END) + ?
-		WHERE name = 'ticket' RETURNING next - ?`), s.start, s.start, len(items), len(items)); err != nil {
-		return fmt.Errorf("numbers: %w", err)
-	}
-	// 4. The tickets.
-	var targs []any
+	var targs, pargs, eargs, margs []any
+	var np, nm int
+	msgOf := map[int64]int64{}
 	for n, it := range items {
 		t := &it.t
-		t.Number = first + int64(n)
-		targs = append(targs, t.Number, t.Subject, t.Requester.Address, t.Requester.Name, string(t.Requester.Lang), t.Type,
+		t.ID, t.Number = tids[n], first+int64(n)
+		targs = append(targs, t.ID, t.Number, t.Subject, t.Requester.Address, t.Requester.Name, string(t.Requester.Lang), t.Type,
 			string(t.Priority), string(t.Status), t.Assignee, t.Group, t.SupportAddress, string(t.Channel), nil,
 			s.tv(t.Created), s.tv(t.Updated), s.tv(t.StatusSince), nil, nil, nil)
-	}
-	var ids []struct {
-		ID     int64 `db:"id"`
-		Number int64 `db:"number"`
-	}
-	if err := tx.SelectContext(ctx, &ids, tx.Rebind(`INSERT INTO tickets (number, subject, requester_address, requester_name,
-		requester_lang, type, priority, status, assignee, grp, support_address, channel, linked_to, created, updated,
-		status_since, first_response, solved, closed) VALUES `+values(len(items), 19)+` RETURNING id, number`), targs...); err != nil {
-		return fmt.Errorf("tickets: %w", err)
-	}
-	byNumber := map[int64]int64{}
-	for _, r := range ids {
-		byNumber[r.Number] = r.ID
-	}
-	var pargs, eargs, margs []any
-	var np, nm int
-	for _, it := range items {
-		it.t.ID = byNumber[it.t.Number]
-		if it.t.ID == 0 {
-			return fmt.Errorf("tickets: no id returned for number %d", it.t.Number)
-		}
-		for _, pp := range it.t.Participants {
-			pargs = append(pargs, it.t.ID, pp.Address, pp.Name, string(pp.Lang))
+		for _, pp := range t.Participants {
+			pargs = append(pargs, t.ID, pp.Address, pp.Name, string(pp.Lang))
 			np++
 		}
-		eargs = append(eargs, it.t.ID, s.tv(it.ev.Time), it.ev.Actor, string(it.ev.Kind), it.ev.From, it.ev.To, it.ev.Reason)
+		eargs = append(eargs, t.ID, s.tv(it.ev.Time), it.ev.Actor, string(it.ev.Kind), it.ev.From, it.ev.To, it.ev.Reason)
 		a := it.in.Action
 		if text := strings.TrimSpace(a.Text); text != "" || a.MessageID != "" {
 			var mid any
 			if a.MessageID != "" {
 				mid = a.MessageID
 			}
-			margs = append(margs, it.t.ID, s.tv(it.t.Created), string(ticket.RoleRequester), it.t.Requester.Address, it.t.Requester.Name,
+			msgOf[t.ID] = mids[n]
+			margs = append(margs, mids[n], t.ID, s.tv(t.Created), string(ticket.RoleRequester), t.Requester.Address, t.Requester.Name,
 				string(ticket.Public), text, a.HTML, mid)
 			nm++
 		}
 	}
-	// 5. Participants, creation events, first messages.
+	sts = append(sts, stmt{`INSERT INTO tickets (id, number, subject, requester_address, requester_name,
+		requester_lang, type, priority, status, assignee, grp, support_address, channel, linked_to, created, updated,
+		status_since, first_response, solved, closed)` + override + ` VALUES ` + values(len(items), 20), targs})
 	if np > 0 {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO participants (ticket_id, address, name, lang) VALUES `+values(np, 4)), pargs...); err != nil {
-			return fmt.Errorf("participants: %w", err)
-		}
+		sts = append(sts, stmt{`INSERT INTO participants (ticket_id, address, name, lang) VALUES ` + values(np, 4), pargs})
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO events (ticket_id, time, actor, kind, from_value, to_value, reason) VALUES `+
-		values(len(items), 7)), eargs...); err != nil {
-		return fmt.Errorf("events: %w", err)
-	}
-	msgOf := map[int64]int64{}
+	sts = append(sts, stmt{`INSERT INTO events (ticket_id, time, actor, kind, from_value, to_value, reason) VALUES ` +
+		values(len(items), 7), eargs})
 	if nm > 0 {
-		var rows []struct {
-			ID       int64 `db:"id"`
-			TicketID int64 `db:"ticket_id"`
-		}
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(`INSERT INTO messages (ticket_id, time, author_role, author_address,
-			author_name, visibility, text, html, message_id) VALUES `+values(nm, 9)+` RETURNING id, ticket_id`), margs...); err != nil {
-			return fmt.Errorf("messages: %w", err)
-		}
-		for _, r := range rows {
-			msgOf[r.TicketID] = r.ID
-		}
+		sts = append(sts, stmt{`INSERT INTO messages (id, ticket_id, time, author_role, author_address,
+			author_name, visibility, text, html, message_id)` + override + ` VALUES ` + values(nm, 10), margs})
 	}
-	// 6. The inbound records.
+	// 5. The inbound records.
 	var iargs []any
 	for _, it := range items {
 		var msg any
@@ -191,21 +164,20 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 		iargs = append(iargs, s.tv(in.Received), in.Source, in.Dedup, in.MessageID, it.sha, len(in.Raw), in.Kind, in.ThreadBy, in.Notify, it.t.ID, msg)
 		ds[it.i] = ticket.Delivered{Number: it.t.Number, Created: true}
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO inbound (received, source, dedup, message_id, raw_sha256, size,
-		kind, thread_by, notify, ticket_id, message) VALUES `+values(len(items), 11)), iargs...); err != nil {
-		return fmt.Errorf("inbound: %w", err)
-	}
-	// 7. Their timers (escalation of new tickets), in one statement.
+	sts = append(sts, stmt{`INSERT INTO inbound (received, source, dedup, message_id, raw_sha256, size,
+		kind, thread_by, notify, ticket_id, message) VALUES ` + values(len(items), 11), iargs})
+	// 6. Their timers (escalation of new tickets).
 	timers := map[int64][]ticket.Timer{}
 	for _, it := range items {
 		if ts, ok := s.timersOf(it.t); ok && len(ts) > 0 {
 			timers[it.t.ID] = ts
 		}
 	}
-	if err := s.insertTimers(ctx, tx, timers); err != nil {
-		return err
+	tst, anyTimer := s.timersStmt(timers)
+	if anyTimer {
+		sts = append(sts, tst)
 	}
-	// 8. Their notifications, in one statement.
+	// 7. Their notifications.
 	var ps []planned
 	for _, it := range items {
 		n := Notice{Ticket: it.t, Events: []ticket.Event{it.ev}, Quiet: !it.in.Notify,
@@ -221,5 +193,109 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 		}
 		ps = append(ps, planned{it.t.ID, ns})
 	}
-	return s.insertOutbox(ctx, tx, ps, items[0].in.Received)
+	ost, anyNote, err := s.outboxStmt(ps, items[0].in.Received)
+	if err != nil {
+		return err
+	}
+	if anyNote {
+		sts = append(sts, ost)
+	}
+	if err := s.execAll(ctx, tx, sts); err != nil {
+		return err
+	}
+	if anyTimer {
+		s.timersSet()
+	}
+	if anyNote {
+		s.wake()
+	}
+	return nil
+}
+
+// stmt is one SQL statement, with ? placeholders, and its arguments.
+type stmt struct {
+	query string
+	args  []any
+}
+
+// maxParams is how many parameters PostgreSQL takes in one statement.
+const maxParams = 65535
+
+// execAll runs the statements in order. On PostgreSQL they go as one statement, each in a WITH
+// clause but the last — one round trip, one parse, instead of one each; a foreign key to a row
+// that an earlier clause inserts holds, as its check runs at the end of the statement.
+func (s *Store) execAll(ctx context.Context, tx *sqlx.Tx, sts []stmt) error {
+	n := 0
+	for _, st := range sts {
+		n += len(st.args)
+	}
+	if s.dialect == Postgres && len(sts) > 1 && n <= maxParams {
+		var q strings.Builder
+		args := make([]any, 0, n)
+		for i, st := range sts {
+			switch {
+			case i == 0:
+				q.WriteString("WITH ")
+			case i < len(sts)-1:
+				q.WriteString(", ")
+			}
+			if i < len(sts)-1 {
+				fmt.Fprintf(&q, "s%d AS (%s)", i, st.query)
+			} else {
+				q.WriteString(" " + st.query)
+			}
+			args = append(args, st.args...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
+			return fmt.Errorf("bulk insert: %w", err)
+		}
+		return nil
+	}
+	for _, st := range sts {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
+			return fmt.Errorf("%s: %w", strings.Fields(st.query)[2], err)
+		}
+	}
+	return nil
+}
+
+// reserve takes n ticket numbers from the counter, and n ids for tickets and n for messages.
+func (s *Store) reserve(ctx context.Context, tx *sqlx.Tx, n int) (first int64, tids, mids []int64, err error) {
+	tids, mids = make([]int64, n), make([]int64, n)
+	if s.dialect == Postgres {
+		// One round trip: the counter's update and the identities' sequences.
+		var rows []struct {
+			First int64 `db:"first"`
+			T     int64 `db:"t"`
+			M     int64 `db:"m"`
+		}
+		err = tx.SelectContext(ctx, &rows, `WITH c AS (UPDATE counters SET next = (CASE WHEN next < $1 THEN $1 ELSE next END) + $2
+			WHERE name = 'ticket' RETURNING next - $2 AS first)
+			SELECT c.first, nextval(pg_get_serial_sequence('tickets', 'id')) AS t, nextval(pg_get_serial_sequence('messages', 'id')) AS m
+			FROM c, generate_series(1, $2)`, s.start, n)
+		if err == nil && len(rows) != n {
+			err = fmt.Errorf("%d ids for %d tickets", len(rows), n)
+		}
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("numbers: %w", err)
+		}
+		for i, r := range rows {
+			first, tids[i], mids[i] = r.First, r.T, r.M
+		}
+		return first, tids, mids, nil
+	}
+	// SQLite: one writer at a time, so the next ids are the largest plus one, as SQLite would
+	// give them (the tables are not AUTOINCREMENT).
+	if err = tx.GetContext(ctx, &first, `UPDATE counters SET next = (CASE WHEN next < ? THEN ? ELSE next END) + ?
+		WHERE name = 'ticket' RETURNING next - ?`, s.start, s.start, n, n); err != nil {
+		return 0, nil, nil, fmt.Errorf("numbers: %w", err)
+	}
+	var t, m int64
+	if err = tx.QueryRowxContext(ctx, `SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)`).Scan(&t, &m); err != nil {
+		return 0, nil, nil, fmt.Errorf("ids: %w", err)
+	}
+	for i := range n {
+		tids[i], mids[i] = t+int64(i)+1, m+int64(i)+1
+	}
+	return first, tids, mids, nil
 }

@@ -33,6 +33,7 @@ func TestBulkPathWithNotificationsAndTimers(t *testing.T) {
 				Create: &ticket.NewTicket{Subject: "s", Requester: ticket.Person{Address: addr}, Channel: ticket.ChannelEmail},
 				Actor:  ticket.Actor{Role: ticket.RoleRequester, Address: addr}, Action: ticket.Action{Kind: ticket.ActMessage, Text: "hi", MessageID: fmt.Sprintf("%d@x", i)}})
 		}
+		ins[3].Create.Participants = []ticket.Person{{Address: "cc1@x.test"}, {Address: "cc2@x.test", Name: "Cc Two"}}
 		ds := make([]ticket.Delivered, len(ins))
 		err := s.tx(ctx, "test", func(tx *sqlx.Tx) error {
 			if !s.deliverBulk(ctx, tx, ins, ticket.DefaultPolicy(), ds) {
@@ -48,6 +49,27 @@ func TestBulkPathWithNotificationsAndTimers(t *testing.T) {
 		s.db.Get(&timers, `SELECT COUNT(*) FROM timers WHERE kind = 'escalate'`)
 		if len(rows) != 8 || timers != 8 {
 			t.Errorf("%d outbox rows, %d escalation timers; want 8 each", len(rows), timers)
+		}
+		// The ids the batch gave are the ones every row names, and the next ticket, written
+		// the ordinary way, gets a fresh one.
+		var mismatched, participants, numbers int
+		s.db.Get(&mismatched, `SELECT COUNT(*) FROM inbound i LEFT JOIN messages m ON m.id = i.message
+			WHERE m.id IS NULL OR m.ticket_id <> i.ticket_id`)
+		s.db.Get(&participants, s.db.Rebind(`SELECT COUNT(*) FROM participants p JOIN tickets t ON t.id = p.ticket_id WHERE t.number = ?`), ds[3].Number)
+		s.db.Get(&numbers, `SELECT COUNT(DISTINCT number) FROM tickets`)
+		if mismatched != 0 || participants != 2 || numbers != 8 {
+			t.Errorf("%d inbound rows without their message, %d participants on #%d (want 2), %d numbers (want 8)", mismatched, participants, ds[3].Number, numbers)
+		}
+		for i, d := range ds {
+			if d.Number != ds[0].Number+int64(i) || !d.Created {
+				t.Errorf("message %d: %+v, want ticket #%d created", i, d, ds[0].Number+int64(i))
+			}
+		}
+		one := *ins[0]
+		one.Dedup, one.Create = "mid:9@x", &ticket.NewTicket{Subject: "s", Requester: ticket.Person{Address: "c9@x.test"}, Channel: ticket.ChannelEmail}
+		one.Action.MessageID = "9@x"
+		if d, err := s.Deliver(ctx, &one, ticket.DefaultPolicy()); err != nil || d.Number != ds[7].Number+1 {
+			t.Errorf("the next ticket: %+v, %v; want #%d", d, err, ds[7].Number+1)
 		}
 	})
 }

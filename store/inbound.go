@@ -58,7 +58,7 @@ func (s *Store) DeliverBatch(ctx context.Context, ins []*ticket.Inbound, p ticke
 			in.Dedup = "sha256:" + hex.EncodeToString(sum[:])
 		}
 	}
-	simple := len(ins) > 1
+	simple := true // a lone plain new ticket too: the bulk path is 6 statements, the other 14
 	for _, in := range ins {
 		simple = simple && bulkable(in)
 	}

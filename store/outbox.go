@@ -108,27 +108,32 @@ type planned struct {
 }
 
 func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, ps []planned, now time.Time) error {
+	st, ok, err := s.outboxStmt(ps, now)
+	if err != nil || !ok {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
+		return fmt.Errorf("insert outbox: %w", err)
+	}
+	s.wake()
+	return nil
+}
+
+// outboxStmt is the one statement that inserts these notifications; false when there are none.
+func (s *Store) outboxStmt(ps []planned, now time.Time) (stmt, bool, error) {
 	const cols = 14
 	var args []any
 	rows := 0
 	for _, p := range ps {
 		for _, n := range p.ns {
 			if err := s.outboxArgs(&args, p.ticketID, n, now); err != nil {
-				return err
+				return stmt{}, false, err
 			}
 			rows++
 		}
 	}
-	if rows == 0 {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO outbox (created, ticket_id, kind, recipient, recipient_name, role,
-		lang, message, data, message_id, staff, next_attempt, retry_from, held) VALUES `+values(rows, cols)), args...)
-	if err != nil {
-		return fmt.Errorf("insert outbox: %w", err)
-	}
-	s.wake()
-	return nil
+	return stmt{`INSERT INTO outbox (created, ticket_id, kind, recipient, recipient_name, role,
+		lang, message, data, message_id, staff, next_attempt, retry_from, held) VALUES ` + values(rows, cols), args}, rows > 0, nil
 }
 
 func (s *Store) outboxArgs(args *[]any, ticketID int64, n Notification, now time.Time) error {

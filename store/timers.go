@@ -47,6 +47,19 @@ func (s *Store) setTimers(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket) err
 }
 
 func (s *Store) insertTimers(ctx context.Context, tx *sqlx.Tx, byTicket map[int64][]ticket.Timer) error {
+	st, ok := s.timersStmt(byTicket)
+	if !ok {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
+		return fmt.Errorf("timers: %w", err)
+	}
+	s.timersSet()
+	return nil
+}
+
+// timersStmt is the one statement that inserts these timers; false when there are none.
+func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, bool) {
 	var args []any
 	n := 0
 	for id, ts := range byTicket {
@@ -55,17 +68,15 @@ func (s *Store) insertTimers(ctx context.Context, tx *sqlx.Tx, byTicket map[int6
 			n++
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO timers (ticket_id, kind, due) VALUES `+values(n, 3)), args...); err != nil {
-		return fmt.Errorf("timers: %w", err)
-	}
+	return stmt{`INSERT INTO timers (ticket_id, kind, due) VALUES ` + values(n, 3), args}, n > 0
+}
+
+// timersSet tells the timer loop that a timer was set.
+func (s *Store) timersSet() {
 	select {
 	case s.timersChanged <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // timersMoved reports whether a change touched what the timers depend on.
