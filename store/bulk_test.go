@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"guichet/ticket"
 )
 
@@ -35,14 +33,8 @@ func TestBulkPathWithNotificationsAndTimers(t *testing.T) {
 		}
 		ins[3].Create.Participants = []ticket.Person{{Address: "cc1@x.test"}, {Address: "cc2@x.test", Name: "Cc Two"}}
 		ds := make([]ticket.Delivered, len(ins))
-		err := s.tx(ctx, "test", func(tx *sqlx.Tx) error {
-			if !s.deliverBulk(ctx, tx, ins, ticket.DefaultPolicy(), ds) {
-				return fmt.Errorf("the bulk path fell back: %s", logs.String())
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+		if ok, err := s.deliverBulk(ctx, ins, ticket.DefaultPolicy(), ds); !ok || err != nil {
+			t.Fatalf("the bulk path fell back (%v): %s", err, logs.String())
 		}
 		rows, _ := s.OutboxList(ctx, false, 100)
 		var timers int

@@ -62,10 +62,19 @@ func (s *Store) DeliverBatch(ctx context.Context, ins []*ticket.Inbound, p ticke
 	for _, in := range ins {
 		simple = simple && bulkable(in)
 	}
-	err := s.tx(ctx, fmt.Sprintf("deliver %d messages", len(ins)), func(tx *sqlx.Tx) error {
-		if simple && s.deliverBulk(ctx, tx, ins, p, ds) {
-			return nil
+	if simple {
+		ok, err := s.deliverBulk(ctx, ins, p, ds)
+		if ok {
+			return ds, errs
 		}
+		if err != nil { // the database is not there: every message gets that error
+			for i := range errs {
+				errs[i] = err
+			}
+			return ds, errs
+		}
+	}
+	err := s.tx(ctx, fmt.Sprintf("deliver %d messages", len(ins)), func(tx *sqlx.Tx) error {
 		for i, in := range ins {
 			d, err := s.deliverSavepoint(ctx, tx, in, p)
 			if err != nil && isDomain(err) && in.Quarantine == "" {
