@@ -117,17 +117,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if s.cron != nil {
 		nextSweep = s.cron.Next(s.c.Now())
 	}
+	var due time.Time
+	var ok bool
+	look := true
 	for {
 		// Look first: most wake-ups (a new ticket's escalation set for hours from now) have
 		// nothing due, and a pass is a transaction per worker.
-		due, ok, err := s.c.Store.NextTimer(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.c.Logger.Warn("timers: cannot read the next due time", "error", err)
+		if look {
+			var err error
+			due, ok, err = s.c.Store.NextTimer(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.c.Logger.Warn("timers: cannot read the next due time", "error", err)
+			}
 		}
+		look = true
 		if ok && !due.After(s.c.Now()) {
 			if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
 				s.c.Logger.Warn("timers: pass failed; retrying", "error", err)
 			}
+			var err error
 			if due, ok, err = s.c.Store.NextTimer(ctx); err != nil {
 				ok = false
 			}
@@ -153,6 +161,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-t.C:
 		case <-s.c.Store.TimersChanged():
 			t.Stop()
+			// This process set timers, the soonest due at first: wait for it or for the one
+			// awaited, whichever comes first, without asking the database — its answer could
+			// predate the commit that the signal comes from (sent before it), and under load
+			// it would be a query per group commit. A timer whose transaction rolled back
+			// makes a pass that finds nothing; other processes' timers are found by the poll.
+			if first, set := s.c.Store.TimersSet(); set {
+				if !ok || first.Before(due) {
+					due, ok = first, true
+				}
+				look = false
+			}
 		}
 	}
 }

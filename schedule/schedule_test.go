@@ -321,7 +321,9 @@ func TestTwoSchedulersFireOnce(t *testing.T) {
 	}
 }
 
-// Run wakes for the next due timer: a rule fires within seconds of its due time.
+// Run wakes for the next due timer: a rule fires within seconds of its due time. The poll is an
+// hour and the scheduler first waits for the ticket's escalation, an hour away: only the store's
+// word that a sooner timer was set (TimersChanged, TimersSet) can make it fire in time.
 func TestRunFiresOnTime(t *testing.T) {
 	s, err := store.Open(context.Background(), testdb.DSN(t), nil)
 	if err != nil {
@@ -331,10 +333,10 @@ func TestRunFiresOnTime(t *testing.T) {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s.SetTimerPolicy(ticket.TimerPolicy{AutoCloseAfter: 2 * time.Second})
+	s.SetTimerPolicy(ticket.TimerPolicy{AutoCloseAfter: 2 * time.Second, EscalateAfter: time.Hour})
 	p := ticket.DefaultPolicy()
 	p.AutoCloseAfter = 2 * time.Second
-	sc, _ := schedule.New(schedule.Config{Store: s, Policy: p, Poll: time.Second})
+	sc, _ := schedule.New(schedule.Config{Store: s, Policy: p, Poll: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sc.Run(ctx)
@@ -344,6 +346,7 @@ func TestRunFiresOnTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(200 * time.Millisecond) // the scheduler now waits for the escalation
 	res, err := s.Apply(ctx, store.ApplyInput{Number: tk.Number, Action: ticket.Action{Kind: ticket.ActSolve, Text: "y"},
 		Actor: ticket.Actor{Role: ticket.RoleAgent, Address: agent}, Now: time.Now()}, p)
 	if err != nil {

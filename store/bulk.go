@@ -176,7 +176,7 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 			timers[it.t.ID] = ts
 		}
 	}
-	tst, anyTimer := s.timersStmt(timers)
+	tst, firstTimer, anyTimer := s.timersStmt(timers)
 	if anyTimer {
 		sts = append(sts, tst)
 	}
@@ -207,7 +207,7 @@ func (s *Store) bulk(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbound, p 
 		return err
 	}
 	if anyTimer {
-		s.timersSet()
+		s.timersSet(firstTimer)
 	}
 	if anyNote {
 		s.wake()

@@ -47,36 +47,58 @@ func (s *Store) setTimers(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket) err
 }
 
 func (s *Store) insertTimers(ctx context.Context, tx *sqlx.Tx, byTicket map[int64][]ticket.Timer) error {
-	st, ok := s.timersStmt(byTicket)
+	st, first, ok := s.timersStmt(byTicket)
 	if !ok {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
 		return fmt.Errorf("timers: %w", err)
 	}
-	s.timersSet()
+	s.timersSet(first)
 	return nil
 }
 
-// timersStmt is the one statement that inserts these timers; false when there are none.
-func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, bool) {
+// timersStmt is the one statement that inserts these timers, and the soonest of them; false
+// when there are none.
+func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, time.Time, bool) {
 	var args []any
+	var first time.Time
 	n := 0
 	for id, ts := range byTicket {
 		for _, tm := range ts {
 			args = append(args, id, string(tm.Kind), s.tv(tm.Due))
+			if n == 0 || tm.Due.Before(first) {
+				first = tm.Due
+			}
 			n++
 		}
 	}
-	return stmt{`INSERT INTO timers (ticket_id, kind, due) VALUES ` + values(n, 3), args}, n > 0
+	return stmt{`INSERT INTO timers (ticket_id, kind, due) VALUES ` + values(n, 3), args}, first, n > 0
 }
 
-// timersSet tells the timer loop that a timer was set.
-func (s *Store) timersSet() {
+// timersSet tells the timer loop that a timer due at first (or later ones) was set.
+func (s *Store) timersSet(first time.Time) {
+	s.mu.Lock()
+	if !s.timerHintSet || first.Before(s.timerHint) {
+		s.timerHint, s.timerHintSet = first, true
+	}
+	s.mu.Unlock()
 	select {
 	case s.timersChanged <- struct{}{}:
 	default:
 	}
+}
+
+// TimersSet returns the soonest due time among the timers this process set since the last call
+// (ok false when it set none), so that a scheduler woken by TimersChanged need not ask the
+// database when nothing sooner than what it waits for was set. A transaction that set timers
+// and then rolled back counts too: waking early is harmless.
+func (s *Store) TimersSet() (first time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first, ok = s.timerHint, s.timerHintSet
+	s.timerHint, s.timerHintSet = time.Time{}, false
+	return first, ok
 }
 
 // timersMoved reports whether a change touched what the timers depend on.
