@@ -76,7 +76,14 @@ func Build(m Message) ([]byte, error) {
 	if m.Lang != "" {
 		h.Set("Content-Language", m.Lang)
 	}
+	// Sized once for what it will hold — quoted-printable adds a few percent, base64 a third —
+	// instead of doubling line by line as the encoders write.
+	size := 4096 + (len(m.Text)+len(m.HTML))*9/8
+	for _, f := range m.Files {
+		size += 512 + len(f.Data)*139/100
+	}
 	var buf bytes.Buffer
+	buf.Grow(size)
 	var alt *mail.InlineWriter
 	var mixed *mail.Writer
 	var err error

@@ -323,6 +323,7 @@ func (s *Set) mail(m Mail) (Rendered, []string, error) {
 		return Rendered{}, nil, fmt.Errorf("templates: unknown mail kind %q (want one of %s)", m.Kind, strings.Join(Kinds, ", "))
 	}
 	var b bytes.Buffer
+	b.Grow(16 << 10) // a mail with a message quoted: grown once, not from 64 bytes up
 	if err := mt.text.ExecuteTemplate(&b, "subject", m); err != nil {
 		return Rendered{}, mt.textFiles, fmt.Errorf("templates: %s mail subject: %w", m.Kind, err)
 	}
