@@ -20,7 +20,10 @@ const (
 )
 
 // readMessage reads the message (dot-unstuffed by go-smtp) into memory, at most limit bytes:
-// beyond that it reads the rest off the wire, throws it away and returns errTooBig.
+// beyond that it reads the rest off the wire, throws it away and returns errTooBig. Up to
+// maxPrealloc it grows one buffer; past that it reads chunks of maxPrealloc and joins them once
+// at the end, so that a 25 MB message costs 25 MB and, for the join, its chunks — not a buffer
+// doubled to 32 MB with the 16 MB one it was copied from.
 func readMessage(r io.Reader, limit, hint int64) ([]byte, error) {
 	size := min(limit+1, maxPrealloc)
 	if hint > 0 {
@@ -29,20 +32,34 @@ func readMessage(r io.Reader, limit, hint int64) ([]byte, error) {
 		size = min(size, minPrealloc)
 	}
 	buf := make([]byte, 0, size)
+	var chunks [][]byte // full chunks before buf, once buf has reached maxPrealloc
+	total := int64(0)   // bytes in chunks
 	for {
 		if len(buf) == cap(buf) {
-			grow := min(max(int64(len(buf)), minPrealloc), limit+1-int64(len(buf)))
-			buf = slices.Grow(buf, int(grow))
+			if len(buf) >= maxPrealloc {
+				chunks, total = append(chunks, buf), total+int64(len(buf))
+				buf = make([]byte, 0, min(maxPrealloc, max(limit+1-total, 1)))
+			} else {
+				grow := min(max(int64(len(buf)), minPrealloc), limit+1-int64(len(buf)), maxPrealloc-int64(len(buf)))
+				buf = slices.Grow(buf, int(grow))
+			}
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
+		if total+int64(len(buf)) > limit {
 			_, _ = io.Copy(io.Discard, r)
 			return nil, errTooBig
 		}
 		switch {
 		case err == io.EOF:
-			return buf, nil
+			if chunks == nil {
+				return buf, nil
+			}
+			out := make([]byte, 0, total+int64(len(buf)))
+			for _, c := range chunks {
+				out = append(out, c...)
+			}
+			return append(out, buf...), nil
 		case errors.Is(err, smtp.ErrDataTooLarge): // go-smtp's own count of the same limit
 			_, _ = io.Copy(io.Discard, r)
 			return nil, errTooBig
