@@ -17,33 +17,6 @@ func containsAnyLower(s string, words []string) bool {
 	return false
 }
 
-// markerLineSlow is markerLine without the prefilter on the marker's end bytes.
-func markerLineSlow(lines []string, markers []string) int {
-	var wanted []string
-	for _, m := range markers {
-		if m := foldMarker(m); m != "" {
-			wanted = append(wanted, m)
-		}
-	}
-	if len(wanted) == 0 {
-		return len(lines)
-	}
-	prev := ""
-	for i, l := range lines {
-		cur := foldMarker(l)
-		for _, m := range wanted {
-			if strings.Contains(cur, m) {
-				return i
-			}
-			if i > 0 && prev != "" && cur != "" && strings.Contains(tail(prev, len(m))+" "+head(cur, len(m)), m) {
-				return i - 1
-			}
-		}
-		prev = cur
-	}
-	return len(lines)
-}
-
 func FuzzLineMatchers(f *testing.F) {
 	for _, s := range []string{
 		"", "hello", "  two  spaces ", "tab\there", "Envoyé de mon iPhone", "Sent from my PHONE",
@@ -72,7 +45,7 @@ func FuzzLineMatchers(f *testing.F) {
 		}
 		lines := strings.Split(s, "\n")
 		markers := []string{guichetMarker}
-		if got, want := markerLine(lines, markers), markerLineSlow(lines, markers); got != want {
+		if got, want := markerLine(lines, markers), scanMarkers(lines, markers, false); got != want {
 			t.Fatalf("markerLine(%q) = %d, want %d", lines, got, want)
 		}
 	})

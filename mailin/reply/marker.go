@@ -8,7 +8,10 @@ import (
 // markerLine returns the index of the first line holding one of the markers, or len(lines) if
 // none does. Case, spacing and ">" quote prefixes do not matter, and a marker a client wrapped
 // over two lines is found on its first line.
-func markerLine(lines []string, markers []string) int {
+func markerLine(lines []string, markers []string) int { return scanMarkers(lines, markers, true) }
+
+// scanMarkers is markerLine; prefilter false folds every line (the reference its test compares).
+func scanMarkers(lines []string, markers []string, prefilter bool) int {
 	var wanted []string
 	for _, m := range markers {
 		if m := foldMarker(m); m != "" {
@@ -24,7 +27,7 @@ func markerLine(lines []string, markers []string) int {
 	var ends []byte
 	for _, m := range wanted {
 		for _, c := range []byte{m[0], m[len(m)-1]} {
-			if c >= 0x80 || unicode.IsLetter(rune(c)) {
+			if !prefilter || c >= 0x80 || unicode.IsLetter(rune(c)) {
 				ends = nil
 				goto scan
 			}
