@@ -172,16 +172,28 @@ func (s *Store) wake() {
 
 // agentList returns the registered agents, cached for a few seconds: every change consults it.
 func (s *Store) agentList(ctx context.Context, q querier) ([]Agent, error) {
+	list, _, err := s.agentCache(ctx, q)
+	return list, err
+}
+
+// agentSet returns the registered agents' addresses, from the same cache.
+func (s *Store) agentSet(ctx context.Context) (map[string]bool, error) {
+	_, set, err := s.agentCache(ctx, s.db)
+	return set, err
+}
+
+// agentCache returns the agents, as a list and as a set of addresses, read at most every 2 s.
+func (s *Store) agentCache(ctx context.Context, q querier) ([]Agent, map[string]bool, error) {
 	s.mu.Lock()
 	if time.Since(s.agentsAt) < 2*time.Second {
-		a := s.agents
+		list, set := s.agents, s.agentByAddr
 		s.mu.Unlock()
-		return a, nil
+		return list, set, nil
 	}
 	s.mu.Unlock()
 	var rows []Agent
 	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT address, name FROM agents ORDER BY address`); err != nil {
-		return nil, fmt.Errorf("agents: %w", err)
+		return nil, nil, fmt.Errorf("agents: %w", err)
 	}
 	set := make(map[string]bool, len(rows))
 	for _, a := range rows {
@@ -190,24 +202,7 @@ func (s *Store) agentList(ctx context.Context, q querier) ([]Agent, error) {
 	s.mu.Lock()
 	s.agents, s.agentByAddr, s.agentsAt = rows, set, time.Now()
 	s.mu.Unlock()
-	return rows, nil
-}
-
-// agentSet returns the registered agents' addresses, from the same cache as agentList.
-func (s *Store) agentSet(ctx context.Context) (map[string]bool, error) {
-	s.mu.Lock()
-	if time.Since(s.agentsAt) < 2*time.Second {
-		set := s.agentByAddr
-		s.mu.Unlock()
-		return set, nil
-	}
-	s.mu.Unlock()
-	if _, err := s.agentList(ctx, s.db); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.agentByAddr, nil
+	return rows, set, nil
 }
 
 func (s *Store) forgetAgents() {
