@@ -115,7 +115,6 @@ func NewSender(c Config) (*Sender, error) {
 // lease is how long a claimed row stays with this sender: longer than any send takes.
 const lease = 5 * time.Minute
 
-// Run delivers due rows until ctx ends: at once when this process writes rows, else every Poll.
 // claimSize is the most rows one claim takes; gather is how long the sender waits, once told of
 // new rows, for more to join them. A notification waits at most that long more.
 const (
@@ -123,6 +122,7 @@ const (
 	gather    = 50 * time.Millisecond
 )
 
+// Run delivers due rows until ctx ends: at once when this process writes rows, else every Poll.
 func (s *Sender) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.c.Poll)
 	defer tick.Stop()
