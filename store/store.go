@@ -68,8 +68,7 @@ type Store struct {
 
 	timerPolicy   *ticket.TimerPolicy // the timed rules' delays; nil: no timers kept
 	timersChanged chan struct{}       // a timer was set
-	timerHint     time.Time           // the soonest timer set since TimersSet was last called
-	timerHintSet  bool
+	timerHint     time.Time           // the soonest timer set since TimersSet was last called; zero: none
 }
 
 // Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,

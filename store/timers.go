@@ -79,8 +79,8 @@ func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, time.Time, 
 // timersSet tells the timer loop that a timer due at first (or later ones) was set.
 func (s *Store) timersSet(first time.Time) {
 	s.mu.Lock()
-	if !s.timerHintSet || first.Before(s.timerHint) {
-		s.timerHint, s.timerHintSet = first, true
+	if s.timerHint.IsZero() || first.Before(s.timerHint) {
+		s.timerHint = first
 	}
 	s.mu.Unlock()
 	select {
@@ -90,15 +90,14 @@ func (s *Store) timersSet(first time.Time) {
 }
 
 // TimersSet returns the soonest due time among the timers this process set since the last call
-// (ok false when it set none), so that a scheduler woken by TimersChanged need not ask the
-// database when nothing sooner than what it waits for was set. A transaction that set timers
-// and then rolled back counts too: waking early is harmless.
+// (ok false when it set none): a scheduler woken by TimersChanged waits for it instead of asking
+// the database, whose answer could predate the commit. A transaction that set timers and then
+// rolled back counts too: waking early is harmless.
 func (s *Store) TimersSet() (first time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	first, ok = s.timerHint, s.timerHintSet
-	s.timerHint, s.timerHintSet = time.Time{}, false
-	return first, ok
+	first, s.timerHint = s.timerHint, time.Time{}
+	return first, !first.IsZero()
 }
 
 // timersMoved reports whether a change touched what the timers depend on.
