@@ -78,7 +78,7 @@ func (s *Store) notify(ctx context.Context, tx *sqlx.Tx, n Notice, now time.Time
 
 // plan returns the planner's notifications for n, or nil without a planner. It completes the
 // notice: quiet under a quiet ctx, the solution when the change proposed one, the agents.
-func (s *Store) plan(ctx context.Context, tx *sqlx.Tx, n Notice) ([]Notification, error) {
+func (s *Store) plan(ctx context.Context, tx querier, n Notice) ([]Notification, error) {
 	s.mu.Lock()
 	plan := s.planner
 	s.mu.Unlock()

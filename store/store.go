@@ -69,6 +69,10 @@ type Store struct {
 	timerPolicy   *ticket.TimerPolicy // the timed rules' delays; nil: no timers kept
 	timersChanged chan struct{}       // a timer was set
 	timerHint     time.Time           // the soonest timer set since TimersSet was last called; zero: none
+
+	numMu    sync.Mutex // held by a bulk delivery from its numbers to its commit (PostgreSQL)
+	numNext  int64      // the ticket counter as the last bulk delivery left it
+	numKnown bool       // numNext holds: no other writer is known to have moved the counter since
 }
 
 // Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,
