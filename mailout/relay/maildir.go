@@ -25,7 +25,8 @@ type maildirTransport struct {
 	dir    string
 	host   string // for file names, with '/' and ':' escaped
 	closed atomic.Bool
-	newDir *dirSyncer // makes the renames into new/ durable, several at once
+	files  *groupSync // makes the files written into tmp/ durable, several at once
+	newDir *groupSync // makes the renames into new/ durable, several at once
 }
 
 // openMaildir opens the Maildir at path (the part after "maildir:"),
@@ -52,7 +53,10 @@ func openMaildir(path string, _ Options) (Transport, error) {
 		host = "localhost"
 	}
 	host = strings.NewReplacer("/", `\057`, ":", `\072`).Replace(host)
-	return &maildirTransport{name: "maildir:" + path, dir: dir, host: host, newDir: newDirSyncer(filepath.Join(dir, "new"))}, nil
+	tmp, newDir := filepath.Join(dir, "tmp"), filepath.Join(dir, "new")
+	return &maildirTransport{name: "maildir:" + path, dir: dir, host: host,
+		files:  newGroupSync(func() error { return syncFiles(tmp) }),
+		newDir: newGroupSync(func() error { return fsyncDir(newDir) })}, nil
 }
 
 // String returns the URL.
@@ -66,7 +70,7 @@ func (t *maildirTransport) Close() error {
 
 // Send writes msg to tmp/, syncs it, moves it to new/ and syncs new/, with
 // Return-Path and Delivered-To header lines in front, as a delivery agent
-// would add them.
+// would add them. Concurrent sends share their syncs.
 func (t *maildirTransport) Send(ctx context.Context, from string, to []string, msg []byte) error {
 	if err := checkEnvelope(from, to); err != nil {
 		return &Error{relay: t.name, Permanent: true, Message: err.Error(), Err: err}
@@ -105,11 +109,14 @@ func (t *maildirTransport) write(from string, to []string, msg []byte) error {
 	if err == nil {
 		_, err = f.Write(msg)
 	}
-	if err == nil {
+	if err == nil && !syncFS {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && syncFS {
+		err = t.files.sync()
 	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(t.dir, "new", name))
@@ -121,46 +128,47 @@ func (t *maildirTransport) write(from string, to []string, msg []byte) error {
 	return t.newDir.sync()
 }
 
-// dirSyncer makes renames into a directory durable with fsync of the directory, shared: a
-// sender whose rename is done waits for the next fsync that starts after it, and one fsync
-// serves everyone who was waiting — a group commit for the Maildir. Opening and syncing the
-// directory once per message made concurrent senders queue on the directory's lock.
-type dirSyncer struct {
-	dir     string
+// groupSync runs a sync — of a directory's renames, or of the files written — on behalf of
+// everyone waiting for one: a caller whose change is done waits for the next sync that starts
+// after it, and one sync serves all who were waiting — a group commit for the Maildir. One
+// sync per message made concurrent senders queue on the directory's lock, and a file's fsync
+// costs three times the CPU its share of a sync of the file system does.
+type groupSync struct {
+	fn      func() error
 	mu      sync.Mutex
 	cond    *sync.Cond
 	running bool
-	started uint64 // fsyncs started
-	done    uint64 // the last fsync finished
+	started uint64 // syncs started
+	done    uint64 // the last sync finished
 	err     error  // its error
 }
 
-func newDirSyncer(dir string) *dirSyncer {
-	d := &dirSyncer{dir: dir}
-	d.cond = sync.NewCond(&d.mu)
-	return d
+func newGroupSync(fn func() error) *groupSync {
+	g := &groupSync{fn: fn}
+	g.cond = sync.NewCond(&g.mu)
+	return g
 }
 
-// sync returns once an fsync of the directory that started after the call has finished.
-func (d *dirSyncer) sync() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	target := d.started + 1 // one running now may have begun before our rename: the next one counts
-	for d.done < target {
-		if d.running {
-			d.cond.Wait()
+// sync returns once a sync that started after the call has finished.
+func (g *groupSync) sync() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	target := g.started + 1 // one running now may have begun before our change: the next one counts
+	for g.done < target {
+		if g.running {
+			g.cond.Wait()
 			continue
 		}
-		d.running = true
-		d.started++
-		gen := d.started
-		d.mu.Unlock()
-		err := fsyncDir(d.dir)
-		d.mu.Lock()
-		d.running, d.done, d.err = false, gen, err
-		d.cond.Broadcast()
+		g.running = true
+		g.started++
+		gen := g.started
+		g.mu.Unlock()
+		err := g.fn()
+		g.mu.Lock()
+		g.running, g.done, g.err = false, gen, err
+		g.cond.Broadcast()
 	}
-	return d.err
+	return g.err
 }
 
 // fsyncDir makes the renames into dir durable.

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,4 +207,41 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestGroupSync: a sync returns only after a run that saw the caller's change, one run serves
+// many callers, and its error reaches each of them.
+func TestGroupSync(t *testing.T) {
+	var changes, covered, runs atomic.Int64
+	fail := atomic.Bool{}
+	g := newGroupSync(func() error {
+		runs.Add(1)
+		seen := changes.Load() // what this run makes durable
+		time.Sleep(2 * time.Millisecond)
+		covered.Store(seen)
+		if fail.Load() {
+			return errors.New("disk on fire")
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			mine := changes.Add(1)
+			if err := g.sync(); err != nil {
+				t.Error(err)
+			}
+			if c := covered.Load(); c < mine {
+				t.Errorf("sync returned after a run that saw %d changes, before change %d", c, mine)
+			}
+		})
+	}
+	wg.Wait()
+	if n := runs.Load(); n < 1 || n > 25 {
+		t.Errorf("%d runs for 50 concurrent callers, want them shared", n)
+	}
+	fail.Store(true)
+	if err := g.sync(); err == nil || err.Error() != "disk on fire" {
+		t.Errorf("sync after a failing run: %v", err)
+	}
 }
