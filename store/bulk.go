@@ -15,9 +15,10 @@ import (
 )
 
 // bulkable reports whether an inbound message is a plain new ticket — no quarantine, commands,
-// notes, forwarder, bounces or files — which deliverBulk can write with the others of its batch.
+// notes, forwarder, bounces or files, and a raw message that fits in one blob part — which
+// deliverBulk can write with the others of its batch.
 func bulkable(in *ticket.Inbound) bool {
-	return in.Quarantine == "" && in.Create != nil && len(in.Commands) == 0 && len(in.Notes) == 0 &&
+	return in.Quarantine == "" && in.Create != nil && len(in.Raw) <= blobPart && len(in.Commands) == 0 && len(in.Notes) == 0 &&
 		in.ForwardedBy.Address == "" && len(in.Bounces) == 0 && len(in.Files) == 0 && len(in.Action.Attachments) == 0
 }
 

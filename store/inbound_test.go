@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -163,6 +166,64 @@ func TestDeliverBulk(t *testing.T) {
 			if want := int64(len(all) - i); tk.Number != want {
 				t.Errorf("numbers %d at %d: a gap or a duplicate", tk.Number, i)
 			}
+		}
+	})
+}
+
+// TestLargeBlobsInParts: a raw message and an attachment larger than a blob part are stored in
+// parts and read back whole; the same content again adds no part; housekeeping that drops the
+// raw message drops its parts.
+func TestLargeBlobsInParts(t *testing.T) {
+	eachStore(t, nil, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		big := func(n int, seed byte) []byte {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = seed + byte(i*7) + byte(i>>20)
+			}
+			return b
+		}
+		raw := big(2*blobPart+123, 1) // three parts, the last short
+		file := big(3*blobPart, 2)    // exactly three parts
+		in := func(id string) *ticket.Inbound {
+			return &ticket.Inbound{Raw: raw, Dedup: "mid:" + id, MessageID: id, Received: t0, Kind: "new",
+				Create: &ticket.NewTicket{Subject: "big", Requester: ticket.Person{Address: "r@x.example"}},
+				Action: ticket.Action{Kind: ticket.ActMessage, Text: "see the dump", MessageID: id},
+				Files:  []File{{Filename: "dump.bin", Data: file}}}
+		}
+		for _, id := range []string{"big1", "big2"} { // the second: the same contents, stored once
+			if _, err := s.Deliver(ctx, in(id), ticket.DefaultPolicy()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var parts int
+		s.db.Get(&parts, `SELECT COUNT(*) FROM blob_parts`)
+		if parts != 2+2 {
+			t.Errorf("%d blob parts, want 4 (two after the first part of each blob)", parts)
+		}
+		tk, err := s.Ticket(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := s.Messages(ctx, tk.ID)
+		if err != nil || len(ms) != 1 || len(ms[0].Attachments) != 1 {
+			t.Fatalf("messages %+v, %v", ms, err)
+		}
+		got, err := s.Blob(ctx, ms[0].Attachments[0].SHA256)
+		if err != nil || !bytes.Equal(got, file) {
+			t.Errorf("attachment read back: %d bytes, equal %v, %v", len(got), bytes.Equal(got, file), err)
+		}
+		sum := sha256.Sum256(raw)
+		got, err = s.Blob(ctx, hex.EncodeToString(sum[:]))
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("raw read back: %d bytes, equal %v, %v", len(got), bytes.Equal(got, raw), err)
+		}
+		if _, err := s.Housekeep(ctx, t0.Add(48*time.Hour), Retention{Raw: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		s.db.Get(&parts, `SELECT COUNT(*) FROM blob_parts`)
+		if parts != 2 {
+			t.Errorf("%d blob parts after the raw messages were dropped, want the attachment's 2", parts)
 		}
 	})
 }

@@ -69,12 +69,8 @@ func (s *Store) insertMessage(ctx context.Context, tx *sqlx.Tx, m *ticket.Messag
 	}
 	for _, a := range m.Attachments {
 		if content, ok := data[a.SHA256]; ok {
-			if content == nil {
-				content = []byte{} // an empty file is still a file
-			}
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?)
-				ON CONFLICT (sha256) DO NOTHING`), a.SHA256, len(content), content); err != nil {
-				return 0, fmt.Errorf("insert blob: %w", err)
+			if err := s.insertBlob(ctx, tx, a.SHA256, content); err != nil {
+				return 0, err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO attachments (message_id, filename, content_type, size, sha256)
@@ -161,13 +157,40 @@ func (s *Store) messagesOf(ctx context.Context, q querier, ticketIDs []int64) (m
 func (s *Store) Blob(ctx context.Context, sha string) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var data []byte
-	err := s.db.GetContext(ctx, &data, s.db.Rebind(`SELECT data FROM blobs WHERE sha256 = ?`), sha)
+	var b struct {
+		Size int64  `db:"size"`
+		Data []byte `db:"data"`
+	}
+	err := s.db.GetContext(ctx, &b, s.db.Rebind(`SELECT size, data FROM blobs WHERE sha256 = ?`), sha)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: blob %s: %w", sha, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %s: %w", sha, s.classify(err))
+	}
+	if int64(len(b.Data)) >= b.Size {
+		return b.Data, nil
+	}
+	// Stored in parts: the first was in blobs.
+	data := make([]byte, len(b.Data), b.Size)
+	copy(data, b.Data)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT data FROM blob_parts WHERE sha256 = ? ORDER BY seq`), sha)
+	if err != nil {
+		return nil, fmt.Errorf("store: blob %s: %w", sha, s.classify(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var part sql.RawBytes
+		if err := rows.Scan(&part); err != nil {
+			return nil, fmt.Errorf("store: blob %s: %w", sha, err)
+		}
+		data = append(data, part...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: blob %s: %w", sha, s.classify(err))
+	}
+	if int64(len(data)) != b.Size {
+		return nil, fmt.Errorf("store: blob %s: %d bytes stored of %d", sha, len(data), b.Size)
 	}
 	return data, nil
 }
