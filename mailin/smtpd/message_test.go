@@ -9,9 +9,10 @@ import (
 )
 
 // readMessage returns the bytes read, exactly, with or without a SIZE hint, whether they come
-// in one buffer or past maxPrealloc in chunks; one byte over the limit is errTooBig.
+// in one buffer or past maxPrealloc in chunks (and past gcAfter, collected after); one byte
+// over the limit is errTooBig.
 func TestReadMessage(t *testing.T) {
-	for _, n := range []int{0, 1, minPrealloc - 1, minPrealloc + 1, maxPrealloc - 1, maxPrealloc, maxPrealloc + 1, 3*maxPrealloc + 17} {
+	for _, n := range []int{0, 1, minPrealloc - 1, minPrealloc + 1, maxPrealloc - 1, maxPrealloc, maxPrealloc + 1, 3*maxPrealloc + 17, gcAfter + 5} {
 		data := make([]byte, n)
 		for i := range data {
 			data[i] = byte(i * 7)
