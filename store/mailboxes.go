@@ -98,38 +98,80 @@ func (s *Store) MailboxStatuses(ctx context.Context) ([]MailboxStatus, error) {
 // localLocks are the mailboxes this process holds on SQLite, where one process owns the file.
 var localLocks sync.Map
 
+// MailboxLock is a mailbox this process holds (AcquireMailbox).
+type MailboxLock struct {
+	// Lost is closed when the lock turns out to be gone while held: on PostgreSQL, its
+	// connection died (the server restarted, or an administrator ended the session) and another
+	// instance may take the mailbox. The holder must stop working on the mailbox, release, and
+	// acquire again. Never closed on SQLite.
+	Lost <-chan struct{}
+	// Release gives the lock back; it may be called more than once.
+	Release func()
+}
+
 // AcquireMailbox makes this process the only reader of a mailbox. On PostgreSQL it takes a
 // session advisory lock on a connection of its own, so instances sharing the database never
-// read one mailbox at once; on SQLite, which one process owns, a lock within the process.
-// ok is false when someone else holds it. release gives it back.
-func (s *Store) AcquireMailbox(ctx context.Context, name string) (release func(), ok bool, err error) {
+// read one mailbox at once, and checks every Options.LockCheck that the connection still
+// holds it; on SQLite, which one process owns, a lock within the process. ok is false when
+// someone else holds it.
+func (s *Store) AcquireMailbox(ctx context.Context, name string) (l MailboxLock, ok bool, err error) {
 	if s.dialect == SQLite {
 		key := s.db.DriverName() + "\x00" + fmt.Sprintf("%p", s) + "\x00" + name
 		if _, loaded := localLocks.LoadOrStore(key, true); loaded {
-			return nil, false, nil
+			return l, false, nil
 		}
-		return func() { localLocks.Delete(key) }, true, nil
+		return MailboxLock{Lost: make(chan struct{}), Release: func() { localLocks.Delete(key) }}, true, nil
 	}
 	conn, err := s.db.Connx(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("store: lock mailbox %s: %w", name, s.classify(err))
+		return l, false, fmt.Errorf("store: lock mailbox %s: %w", name, s.classify(err))
 	}
+	key := "guichet mailbox " + name
 	var got bool
-	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock(hashtext($1))`, "guichet mailbox "+name); err != nil {
+	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock(hashtext($1))`, key); err != nil {
 		conn.Close()
-		return nil, false, fmt.Errorf("store: lock mailbox %s: %w", name, s.classify(err))
+		return l, false, fmt.Errorf("store: lock mailbox %s: %w", name, s.classify(err))
 	}
 	if !got {
 		conn.Close()
-		return nil, false, nil
+		return l, false, nil
 	}
+	lost, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(s.lockCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			// The connection holds no other advisory lock: any granted one is ours.
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			var held bool
+			err := conn.GetContext(ctx, &held, `SELECT EXISTS (SELECT 1 FROM pg_locks
+				WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted)`)
+			cancel()
+			if err != nil || !held {
+				if err == nil {
+					err = errors.New("the connection no longer holds it")
+				}
+				s.log.Warn("lost the lock on a mailbox: another instance may take it", "mailbox", name, "error", err)
+				close(lost)
+				return
+			}
+		}
+	}()
 	var once sync.Once
-	return func() {
+	return MailboxLock{Lost: lost, Release: func() {
 		once.Do(func() {
+			close(stop)
+			<-done
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext($1))`, "guichet mailbox "+name)
+			conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext($1))`, key)
 			conn.Close()
 		})
-	}, true, nil
+	}}, true, nil
 }

@@ -49,15 +49,17 @@ type Options struct {
 	Logger       *slog.Logger
 	TicketStart  int64         // the first ticket number; numbers never go below it (default 1)
 	QueryTimeout time.Duration // per query or transaction (default 30s)
+	LockCheck    time.Duration // how often a held mailbox lock is checked (PostgreSQL; default 5s)
 }
 
 // Store is guichet's persistence.
 type Store struct {
-	db      *sqlx.DB
-	dialect Dialect
-	log     *slog.Logger
-	start   int64
-	timeout time.Duration
+	db        *sqlx.DB
+	dialect   Dialect
+	log       *slog.Logger
+	start     int64
+	timeout   time.Duration
+	lockCheck time.Duration
 
 	mu          sync.Mutex
 	planner     Planner         // who is told about a change; nil: nobody
@@ -92,6 +94,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
+	}
+	if s.lockCheck = opts.LockCheck; s.lockCheck <= 0 {
+		s.lockCheck = 5 * time.Second
 	}
 	var err error
 	switch {

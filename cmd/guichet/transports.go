@@ -161,6 +161,7 @@ func (m mailboxState) SetStatus(ctx context.Context, key string, st poller.Statu
 // mailboxLocker gives one guichet instance a mailbox at a time.
 type mailboxLocker struct{ s *store.Store }
 
-func (m mailboxLocker) Acquire(ctx context.Context, key string) (func(), bool, error) {
-	return m.s.AcquireMailbox(ctx, key)
+func (m mailboxLocker) Acquire(ctx context.Context, key string) (poller.Lock, bool, error) {
+	l, ok, err := m.s.AcquireMailbox(ctx, key)
+	return poller.Lock{Lost: l.Lost, Release: l.Release}, ok, err
 }

@@ -359,26 +359,43 @@ func (s *memState) written(key string) []Status {
 // memLocker is a Locker shared by the pollers of a test, as a database lock is by processes.
 type memLocker struct {
 	mu   sync.Mutex
-	held map[string]bool
+	held map[string]chan struct{} // a held key's Lost channel
 }
 
-func newMemLocker() *memLocker { return &memLocker{held: map[string]bool{}} }
+func newMemLocker() *memLocker { return &memLocker{held: map[string]chan struct{}{}} }
 
-func (l *memLocker) Acquire(ctx context.Context, key string) (func(), bool, error) {
+func (l *memLocker) Acquire(ctx context.Context, key string) (Lock, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held[key] {
-		return nil, false, nil
+	if l.held[key] != nil {
+		return Lock{}, false, nil
 	}
-	l.held[key] = true
+	lost := make(chan struct{})
+	l.held[key] = lost
 	var once sync.Once
-	return func() {
+	return Lock{Lost: lost, Release: func() {
 		once.Do(func() {
 			l.mu.Lock()
-			delete(l.held, key)
+			if l.held[key] == lost {
+				delete(l.held, key)
+			}
 			l.mu.Unlock()
 		})
-	}, true, nil
+	}}, true, nil
+}
+
+// lose takes a held key away from its holder, as the database does when the holder's
+// connection dies: the key is free again, and the holder is told.
+func (l *memLocker) lose(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lost := l.held[key]
+	if lost == nil {
+		return false
+	}
+	delete(l.held, key)
+	close(lost)
+	return true
 }
 
 // fastOptions keeps the tests quick.

@@ -474,6 +474,35 @@ func TestLockerOneAtATime(t *testing.T) {
 	}
 }
 
+// TestLockLost: a poller whose lock is taken away (its database connection died) stops
+// working on the mailbox at once, says so in its status, and goes on once it holds it again.
+func TestLockLost(t *testing.T) {
+	ts, box := setup(t, capsRev2)
+	inbox := ts.userOf(user)
+	appendTo(t, inbox, "INBOX", "before@x")
+	d, lk, st := newFakeDeliverer(), newMemLocker(), newMemState()
+	p := newPoller(t, []Mailbox{*box}, d, st, lk, fastOptions(t))
+	r := start(t, p)
+	waitFor(t, 5*time.Second, "idle after the first message", func() bool {
+		return d.has("before@x") && p.Status()["support"].State == StateIdle
+	})
+	if !lk.lose("support") {
+		t.Fatal("the poller does not hold the lock")
+	}
+	waitFor(t, 5*time.Second, "the loss in the status", func() bool {
+		return strings.Contains(p.Status()["support"].LastError, "lost while held")
+	})
+	appendTo(t, inbox, "INBOX", "after@x")
+	waitFor(t, 10*time.Second, "the mail that came after, with the lock taken again", func() bool { return d.has("after@x") })
+	r.stop(t)
+	if d.calls != 2 {
+		t.Errorf("Deliver calls: got %d, want 2", d.calls)
+	}
+	if got := ids(folderContents(t, ts.addr, user, pass, "guichet/done")); !slices.Equal(got, []string{"before@x", "after@x"}) {
+		t.Errorf("moved: got %v", got)
+	}
+}
+
 func TestSentFolder(t *testing.T) {
 	ts, box := setup(t, capsRev2, "Sent")
 	box.SentFolder = "Sent"

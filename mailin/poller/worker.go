@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -66,7 +67,7 @@ func (w *worker) run(ctx context.Context) {
 		sleep(ctx, d)
 	}
 	for ctx.Err() == nil {
-		release, ok, err := w.acquire(ctx)
+		lock, ok, err := w.acquire(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				pause(fmt.Errorf("lock: %w", err))
@@ -83,10 +84,24 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		waiting = false
-		progressed, err := w.session(ctx)
-		release()
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lock.Lost:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		progressed, err := w.session(sctx)
+		cancel()
+		lock.Release()
 		if ctx.Err() != nil {
 			break
+		}
+		select {
+		case <-lock.Lost:
+			err = errLockLost
+		default:
 		}
 		if progressed {
 			attempt = 0
@@ -96,16 +111,20 @@ func (w *worker) run(ctx context.Context) {
 	w.setState(ctx, StateStopped)
 }
 
-func (w *worker) acquire(ctx context.Context) (release func(), ok bool, err error) {
-	if w.p.lk == nil {
-		return func() {}, true, nil
+func (w *worker) acquire(ctx context.Context) (l Lock, ok bool, err error) {
+	if w.p.lk != nil {
+		l, ok, err = w.p.lk.Acquire(ctx, w.key)
+	} else {
+		ok = true
 	}
-	release, ok, err = w.p.lk.Acquire(ctx, w.key)
-	if release == nil {
-		release = func() {}
+	if l.Release == nil {
+		l.Release = func() {}
 	}
-	return release, ok, err
+	return l, ok, err
 }
+
+// errLockLost ends a session whose lock was lost.
+var errLockLost = errors.New("lock: lost while held (its database connection closed?): stopped reading, taking it again")
 
 // session connects and drains the folder, then waits and drains again, until an error or ctx.
 // progressed says at least one drain went through (so the backoff starts again from the start).
