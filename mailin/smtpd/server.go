@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -213,6 +214,14 @@ func (s *Server) protocolServer(l *listener) *smtp.Server {
 		gs.TLSConfig = s.opts.TLSConfig
 	}
 	gs.MaxMessageBytes = s.opts.MaxMessageSize
+	// go-smtp's line limit (2,000 by default) applies inside DATA too, where it answered a
+	// message with one longer line — HTML from mailers that never fold, unwrapped base64 — with
+	// 451, and the sender retried until it bounced. Real MTAs accept such lines; no line of a
+	// message can be longer than the message, which the size limit bounds (552 first), and a
+	// command line costs no more memory than a message. (The rest of a message refused for its
+	// size is read and dropped under this limit too: a single line longer than the size limit
+	// ends the session after the 552.)
+	gs.MaxLineLength = int(min(s.opts.MaxMessageSize, math.MaxInt32-1<<20)) + 64<<10 // past what bufio reads ahead
 	gs.MaxRecipients = s.opts.MaxRecipients
 	gs.ReadTimeout = s.opts.ReadTimeout
 	gs.WriteTimeout = s.opts.WriteTimeout
