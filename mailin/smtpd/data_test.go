@@ -113,6 +113,20 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 // CHUNKING (RFC 3030): BDAT chunks are delivered as sent, without dot-unstuffing.
+// The 250 after DATA says the message is stored (go-smtp's own says "queued").
+func TestDataStoredReply(t *testing.T) {
+	_, addr := startServer(t, &fakeDeliverer{}, testOptions(t), nil)
+	c := dialRaw(t, addr)
+	c.write(t, "MAIL FROM:<a@client.example>\r\n")
+	c.expect(t, 250, "")
+	c.write(t, "RCPT TO:<support@support.example>\r\n")
+	c.expect(t, 250, "")
+	c.write(t, "DATA\r\n")
+	c.expect(t, 354, "")
+	c.write(t, "Subject: s\r\n\r\nbody\r\n.\r\n")
+	c.expect(t, 250, "2.0.0 OK: stored")
+}
+
 func TestBDAT(t *testing.T) {
 	d := &fakeDeliverer{}
 	_, addr := startServer(t, d, testOptions(t), nil)
@@ -126,7 +140,7 @@ func TestBDAT(t *testing.T) {
 	c.write(t, fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
 	c.expect(t, 250, "")
 	c.write(t, fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2))
-	c.expect(t, 250, "2.0.0")
+	c.expect(t, 250, "2.0.0 OK: stored")
 	calls := d.deliveries()
 	if len(calls) != 1 {
 		t.Fatalf("got %d deliveries, want 1", len(calls))

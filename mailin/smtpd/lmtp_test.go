@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -87,6 +88,11 @@ func TestLMTP(t *testing.T) {
 			}
 			if len(resp) != 2 || resp[to[0]] == nil || resp[to[1]] == nil {
 				t.Fatalf("got replies %v, want one 250 for each of %v", resp, to)
+			}
+			for rcpt, r := range resp {
+				if !strings.HasSuffix(r.StatusText, "OK: stored") {
+					t.Errorf("%s: got %q, want …OK: stored", rcpt, r.StatusText)
+				}
 			}
 			calls := d.deliveries()
 			if len(calls) != 1 {

@@ -9,6 +9,13 @@ import (
 // The replies this package gives, beyond those go-smtp gives itself. Each call returns a fresh
 // value so that nothing shared can be changed.
 
+// replyStored is the 250 of a message that is committed: go-smtp's own says "queued", which is
+// not what guichet does (an MTA's log shows the text: "status=sent (250 2.0.0 OK: stored)").
+// go-smtp writes a returned SMTPError's code as it is, 2xx included.
+func replyStored() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: stored"}
+}
+
 func replyTryLater() *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Requested action aborted: try again later"}

@@ -153,5 +153,8 @@ func (s *session) receive(r io.Reader) error {
 		s.srv.log.Info("message not received", "remote", s.remote, "from", env.From, "error", err)
 		return replyReadFailed()
 	}
-	return s.srv.deliver(raw, env)
+	if err := s.srv.deliver(raw, env); err != nil {
+		return err
+	}
+	return replyStored()
 }
