@@ -103,7 +103,7 @@ type MailboxLock struct {
 	// Lost is closed when the lock turns out to be gone while held: on PostgreSQL, its
 	// connection died (the server restarted, or an administrator ended the session) and another
 	// instance may take the mailbox. The holder must stop working on the mailbox, release, and
-	// acquire again. Never closed on SQLite.
+	// acquire again. Nil on SQLite: never closed.
 	Lost <-chan struct{}
 	// Release gives the lock back; it may be called more than once.
 	Release func()
@@ -120,7 +120,7 @@ func (s *Store) AcquireMailbox(ctx context.Context, name string) (l MailboxLock,
 		if _, loaded := localLocks.LoadOrStore(key, true); loaded {
 			return l, false, nil
 		}
-		return MailboxLock{Lost: make(chan struct{}), Release: func() { localLocks.Delete(key) }}, true, nil
+		return MailboxLock{Release: func() { localLocks.Delete(key) }}, true, nil // Lost nil: never closed
 	}
 	conn, err := s.db.Connx(ctx)
 	if err != nil {

@@ -26,6 +26,15 @@ func (c *rawConn) expect(t *testing.T, code int, prefix string) {
 	}
 }
 
+// envelope starts a transaction from a@client.example to support@support.example.
+func (c *rawConn) envelope(t *testing.T) {
+	t.Helper()
+	c.write(t, "MAIL FROM:<a@client.example>\r\n")
+	c.expect(t, 250, "")
+	c.write(t, "RCPT TO:<support@support.example>\r\n")
+	c.expect(t, 250, "")
+}
+
 // expectClosed checks that the server closed the connection.
 func (c *rawConn) expectClosed(t *testing.T) {
 	t.Helper()
@@ -49,10 +58,7 @@ func TestDataStalled(t *testing.T) {
 	o.ReadTimeout = 300 * time.Millisecond
 	_, addr := startServer(t, d, o, nil)
 	c := dialRaw(t, addr)
-	c.write(t, "MAIL FROM:<a@client.example>\r\n")
-	c.expect(t, 250, "")
-	c.write(t, "RCPT TO:<support@support.example>\r\n")
-	c.expect(t, 250, "")
+	c.envelope(t)
 	c.write(t, "DATA\r\n")
 	c.expect(t, 354, "")
 	c.write(t, "Subject: stalled\r\n\r\nthe beginning of")
@@ -117,10 +123,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestDataStoredReply(t *testing.T) {
 	_, addr := startServer(t, &fakeDeliverer{}, testOptions(t), nil)
 	c := dialRaw(t, addr)
-	c.write(t, "MAIL FROM:<a@client.example>\r\n")
-	c.expect(t, 250, "")
-	c.write(t, "RCPT TO:<support@support.example>\r\n")
-	c.expect(t, 250, "")
+	c.envelope(t)
 	c.write(t, "DATA\r\n")
 	c.expect(t, 354, "")
 	c.write(t, "Subject: s\r\n\r\nbody\r\n.\r\n")
@@ -133,10 +136,7 @@ func TestBDAT(t *testing.T) {
 	c := dialRaw(t, addr)
 	part1 := "Subject: chunks\r\n\r\n"
 	part2 := "..not stuffed\r\n.\r\nend\r\n"
-	c.write(t, "MAIL FROM:<a@client.example>\r\n")
-	c.expect(t, 250, "")
-	c.write(t, "RCPT TO:<support@support.example>\r\n")
-	c.expect(t, 250, "")
+	c.envelope(t)
 	c.write(t, fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
 	c.expect(t, 250, "")
 	c.write(t, fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2))
