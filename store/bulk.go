@@ -137,6 +137,14 @@ func (s *Store) bulkSQLite(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbou
 	return nil
 }
 
+// bulkFirstQuery is bulkPostgres's first statement. Its text does not depend on the batch, so
+// it is prepared once: parsed and planned by PostgreSQL once per connection, not per batch (its
+// planning cost as much as its execution).
+const bulkFirstQuery = `SELECT (SELECT next FROM counters WHERE name = 'ticket') AS next,
+	ARRAY(SELECT dedup FROM inbound WHERE dedup = ANY($1) UNION SELECT dedup FROM quarantine WHERE dedup = ANY($1)) AS stored,
+	ARRAY(SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, $2)) AS t,
+	ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $2)) AS m`
+
 // bulkPostgres delivers a batch in two statements, each its own transaction, so that the
 // counter row is locked only while the second one runs, not across round trips:
 //
@@ -165,10 +173,10 @@ func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticke
 	for i, in := range ins {
 		keys[i] = in.Dedup
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT (SELECT next FROM counters WHERE name = 'ticket') AS next,
-		ARRAY(SELECT dedup FROM inbound WHERE dedup = ANY($1) UNION SELECT dedup FROM quarantine WHERE dedup = ANY($1)) AS stored,
-		ARRAY(SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, $2)) AS t,
-		ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $2)) AS m`, keys, len(ins))
+	first, err := s.prepared(ctx, &s.bulkFirst, bulkFirstQuery)
+	if err == nil {
+		err = first.GetContext(ctx, &r, keys, len(ins))
+	}
 	if err != nil {
 		return fmt.Errorf("duplicates and ids: %w", err)
 	}

@@ -159,3 +159,42 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestPgDSN: the two settings are added unless the URL has its own, which it keeps.
+func TestPgDSN(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://u@h/db", "postgres://u@h/db?binary_parameters=yes&plan_cache_mode=force_generic_plan"},
+		{"postgres://u@h/db?sslmode=disable&plan_cache_mode=auto", "postgres://u@h/db?binary_parameters=yes&plan_cache_mode=auto&sslmode=disable"},
+		{"postgresql://u@h/db?binary_parameters=no", "postgresql://u@h/db?binary_parameters=no&plan_cache_mode=force_generic_plan"},
+	} {
+		if got := pgDSN(c.in); got != c.want {
+			t.Errorf("pgDSN(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestPreparedPlans: the store's connections plan its prepared statements once (generic
+// plans), and a bulk delivery still works once the connections the statement was prepared on
+// are closed.
+func TestPreparedPlans(t *testing.T) {
+	s := mustOpen(t, postgresDSN(t), nil)
+	ctx := context.Background()
+	var mode string
+	if err := s.db.GetContext(ctx, &mode, `SHOW plan_cache_mode`); err != nil || mode != "force_generic_plan" {
+		t.Fatalf("plan_cache_mode = %q, %v; want force_generic_plan", mode, err)
+	}
+	deliver := func(id string) {
+		t.Helper()
+		ins := []*ticket.Inbound{{Raw: []byte("raw " + id), Dedup: "mid:" + id, MessageID: id, Received: t0, Kind: "new",
+			Create: &ticket.NewTicket{Subject: id, Requester: ticket.Person{Address: "r@x.example"}},
+			Action: ticket.Action{Kind: ticket.ActMessage, Text: "text", MessageID: id}}}
+		ds, errs := s.DeliverBatch(ctx, ins, ticket.DefaultPolicy())
+		if errs[0] != nil || !ds[0].Created {
+			t.Fatalf("deliver %s: %+v, %v", id, ds[0], errs[0])
+		}
+	}
+	deliver("1@x")
+	s.db.SetMaxIdleConns(0) // closes the connections the statement was prepared on
+	s.db.SetMaxIdleConns(16)
+	deliver("2@x")
+}

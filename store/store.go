@@ -75,6 +75,25 @@ type Store struct {
 	numMu    sync.Mutex // held by a bulk delivery from its numbers to its commit (PostgreSQL)
 	numNext  int64      // the ticket counter as the last bulk delivery left it
 	numKnown bool       // numNext holds: no other writer is known to have moved the counter since
+
+	prepMu    sync.Mutex
+	bulkFirst *sqlx.Stmt // bulkFirstQuery, once prepared
+}
+
+// prepared returns the statement *st, preparing query first if it is not yet: a statement
+// whose text is fixed is parsed and planned once per connection instead of at every call.
+// A failed preparation is tried again at the next call.
+func (s *Store) prepared(ctx context.Context, st **sqlx.Stmt, query string) (*sqlx.Stmt, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if *st == nil {
+		p, err := s.db.PreparexContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		*st = p
+	}
+	return *st, nil
 }
 
 // Open connects to the database that dsn names: a postgres:// or postgresql:// URL for PostgreSQL,
@@ -131,19 +150,24 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// pgDSN adds binary_parameters=yes unless the URL says otherwise: lib/pq then sends each query
-// with its parameters in one round trip instead of preparing it first, halving the round trips
-// of a transaction.
+// pgDSN adds two settings unless the URL sets them:
+//   - binary_parameters=yes: lib/pq then sends each query with its parameters in one round trip
+//     instead of preparing it first, halving the round trips of a transaction;
+//   - plan_cache_mode=force_generic_plan: the few statements the store prepares (Store.prepared)
+//     are planned once, not at each execution — PostgreSQL otherwise keeps planning a statement
+//     with array parameters anew. Statements that are not prepared are planned once anyway.
 func pgDSN(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return dsn
 	}
 	q := u.Query()
-	if q.Get("binary_parameters") == "" {
-		q.Set("binary_parameters", "yes")
-		u.RawQuery = q.Encode()
+	for k, v := range map[string]string{"binary_parameters": "yes", "plan_cache_mode": "force_generic_plan"} {
+		if q.Get(k) == "" {
+			q.Set(k, v)
+		}
 	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
@@ -170,7 +194,14 @@ func sqliteDSN(dsn string) (string, error) {
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.prepMu.Lock()
+	if s.bulkFirst != nil {
+		s.bulkFirst.Close()
+	}
+	s.prepMu.Unlock()
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
