@@ -289,11 +289,15 @@ func (s *Store) outboxRows(ctx context.Context, q querier, where string, args ..
 		LEFT JOIN tickets t ON t.id = o.ticket_id `+where), args...); err != nil {
 		return nil, err
 	}
+	return outboxRowsOf(rows), nil
+}
+
+func outboxRowsOf(rows []outboxRow) []OutboxRow {
 	out := make([]OutboxRow, len(rows))
 	for i, r := range rows {
 		out[i] = r.row()
 	}
-	return out, nil
+	return out
 }
 
 // ClaimOutbox takes up to limit notifications that are due, for worker, until now+lease: another
@@ -301,15 +305,14 @@ func (s *Store) outboxRows(ctx context.Context, q querier, where string, args ..
 // On PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED, so concurrent senders never
 // claim the same row; SQLite's write lock serialises the claims.
 func (s *Store) ClaimOutbox(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxRow, error) {
-	var claimed []OutboxRow
-	skip := ""
 	if s.dialect == Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
+		return s.claimPostgres(ctx, worker, now, lease, limit)
 	}
+	var claimed []OutboxRow
 	err := s.relaxedTx(ctx, "claim outbox", func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT id FROM outbox WHERE state = 'pending' AND next_attempt <= ?
-			AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt, id LIMIT ?`+skip),
+			AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt, id LIMIT ?`),
 			s.tv(now), s.tv(now), limit); err != nil {
 			return err
 		}
@@ -331,6 +334,29 @@ func (s *Store) ClaimOutbox(ctx context.Context, worker string, now time.Time, l
 		return err
 	})
 	return claimed, err
+}
+
+// claimQuery picks the due rows (FOR UPDATE SKIP LOCKED: concurrent senders never claim the
+// same row), claims them and returns them with their tickets' numbers, in one statement, which
+// is atomic on its own — three statements in a transaction took five round trips.
+const claimQuery = `WITH picked AS (
+		SELECT id FROM outbox WHERE state = 'pending' AND next_attempt <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
+		ORDER BY next_attempt, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+	o AS (UPDATE outbox SET claimed_until = $3, claimed_by = $4 FROM picked WHERE outbox.id = picked.id RETURNING outbox.*)
+	SELECT ` + outboxColumns + ` FROM o LEFT JOIN tickets t ON t.id = o.ticket_id ORDER BY o.id`
+
+func (s *Store) claimPostgres(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxRow, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	st, err := s.prepared(ctx, &s.claim, claimQuery)
+	var rows []outboxRow
+	if err == nil {
+		err = st.SelectContext(ctx, &rows, now, limit, now.Add(lease), worker)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", s.classify(err))
+	}
+	return outboxRowsOf(rows), nil
 }
 
 // OutboxDone records the outcome of one claimed notification. A row whose lease another

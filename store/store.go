@@ -78,6 +78,7 @@ type Store struct {
 
 	prepMu    sync.Mutex
 	bulkFirst *sqlx.Stmt // bulkFirstQuery, once prepared
+	claim     *sqlx.Stmt // claimQuery
 }
 
 // prepared returns the statement *st, preparing query first if it is not yet: a statement
@@ -196,8 +197,10 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.prepMu.Lock()
-	if s.bulkFirst != nil {
-		s.bulkFirst.Close()
+	for _, st := range []*sqlx.Stmt{s.bulkFirst, s.claim} {
+		if st != nil {
+			st.Close()
+		}
 	}
 	s.prepMu.Unlock()
 	return s.db.Close()
