@@ -52,56 +52,57 @@ func (w *world) rows() map[string]int {
 // The relay refuses everything for a while (421), then comes back: every notification is
 // delivered exactly once, with the same Message-ID it was given when the change committed.
 func TestRelayDownThenBack(t *testing.T) {
-	w := newWorld(t, nil)
-	w.rec.setFail(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
-	var numbers []int64
-	for range 5 {
-		numbers = append(numbers, w.create(ticket.English).Number)
-	}
-	if got := w.flush(); len(got) != 0 {
-		t.Fatalf("the relay is down, yet %d messages arrived", len(got))
-	}
-	before, _ := w.s.OutboxList(w.ctx, false, 100)
-	for _, r := range before {
-		if r.State != store.OutboxPending || r.Attempts != 1 || r.LastError == "" || !r.NextAttempt.After(w.clock.Now()) {
-			t.Fatalf("after a 451 the row must wait for a retry: %+v", r)
+	eachTransport(t, nil, func(t *testing.T, w *world) {
+		w.rec.setFail(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
+		var numbers []int64
+		for range 5 {
+			numbers = append(numbers, w.create(ticket.English).Number)
 		}
-	}
-	// Still down at the next tries.
-	for range 3 {
-		w.clock.Add(2 * time.Hour)
 		if got := w.flush(); len(got) != 0 {
-			t.Fatal("messages arrived while the relay is down")
+			t.Fatalf("the relay is down, yet %d messages arrived", len(got))
 		}
-	}
-	w.rec.setFail(nil)
-	w.clock.Add(2 * time.Hour)
-	got := w.flush()
-	want := 5 * 4 // requester, Cc, two agents
-	if len(got) != want {
-		t.Fatalf("%d messages after the relay came back, want %d", len(got), want)
-	}
-	ids := map[string]bool{}
-	for _, m := range got {
-		id, _ := m.Header.MessageID()
-		if ids[id] {
-			t.Errorf("Message-ID %s delivered twice", id)
+		before, _ := w.s.OutboxList(w.ctx, false, 100)
+		for _, r := range before {
+			if r.State != store.OutboxPending || r.Attempts != 1 || r.LastError == "" || !r.NextAttempt.After(w.clock.Now()) {
+				t.Fatalf("after a 451 the row must wait for a retry: %+v", r)
+			}
 		}
-		ids[id] = true
-	}
-	for _, r := range before {
-		if !ids[r.MessageID] {
-			t.Errorf("row %d's Message-ID %s changed or was not delivered", r.ID, r.MessageID)
+		// Still down at the next tries.
+		for range 3 {
+			w.clock.Add(2 * time.Hour)
+			if got := w.flush(); len(got) != 0 {
+				t.Fatal("messages arrived while the relay is down")
+			}
 		}
-	}
-	w.clock.Add(24 * time.Hour)
-	if again := w.flush(); len(again) != 0 {
-		t.Errorf("%d messages delivered again", len(again))
-	}
-	if st := w.rows(); st[store.OutboxSent] != want || len(st) != 1 {
-		t.Errorf("outbox states %v", st)
-	}
-	_ = numbers
+		w.rec.setFail(nil)
+		w.clock.Add(2 * time.Hour)
+		got := w.flush()
+		want := 5 * 4 // requester, Cc, two agents
+		if len(got) != want {
+			t.Fatalf("%d messages after the relay came back, want %d", len(got), want)
+		}
+		ids := map[string]bool{}
+		for _, m := range got {
+			id, _ := m.Header.MessageID()
+			if ids[id] {
+				t.Errorf("Message-ID %s delivered twice", id)
+			}
+			ids[id] = true
+		}
+		for _, r := range before {
+			if !ids[r.MessageID] {
+				t.Errorf("row %d's Message-ID %s changed or was not delivered", r.ID, r.MessageID)
+			}
+		}
+		w.clock.Add(24 * time.Hour)
+		if again := w.flush(); len(again) != 0 {
+			t.Errorf("%d messages delivered again", len(again))
+		}
+		if st := w.rows(); st[store.OutboxSent] != want || len(st) != 1 {
+			t.Errorf("outbox states %v", st)
+		}
+		_ = numbers
+	})
 }
 
 // A relay that keeps failing past the retry period: the notification fails, with an event.
@@ -141,41 +142,42 @@ func TestRetriesGiveUp(t *testing.T) {
 // A permanent refusal (550 5.1.1): failed at once, recorded on the ticket, agents told, and the
 // address blocked until cleared.
 func TestPermanentFailureBlocksAddress(t *testing.T) {
-	w := newWorld(t, nil)
-	n := w.create(ticket.English).Number
-	w.flush()
-	w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice)
-	w.rec.only = map[string]bool{client: true, cc: true}
-	w.rec.setFail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
-	got := w.flush() // the Status mails to client and cc fail for good; the agent is told, once per address
-	w.rec.setFail(nil)
-	fails := 0
-	for _, m := range got {
-		if m.to() == agentA && strings.Contains(m.Text, "5.1.1") {
-			fails++
+	eachTransport(t, nil, func(t *testing.T, w *world) {
+		n := w.create(ticket.English).Number
+		w.flush()
+		w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice)
+		w.rec.only = map[string]bool{client: true, cc: true}
+		w.rec.setFail(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+		got := w.flush() // the Status mails to client and cc fail for good; the agent is told, once per address
+		w.rec.setFail(nil)
+		fails := 0
+		for _, m := range got {
+			if m.to() == agentA && strings.Contains(m.Text, "5.1.1") {
+				fails++
+			}
 		}
-	}
-	if fails != 2 {
-		t.Fatalf("agent got %d failure mails, want 2: %v", fails, recipients(got))
-	}
-	if evs := w.events(n, ticket.EventNotifyFailed); len(evs) != 2 {
-		t.Errorf("failure events: %d", len(evs))
-	}
-	// Nothing more goes to the bounced address, and that is recorded.
-	w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "Did you get this?"}, alice)
-	if got := w.flush(); len(got) != 0 {
-		t.Fatalf("mail went to a bounced address: %v", recipients(got))
-	}
-	if st := w.rows(); st[store.OutboxSuppressed] != 2 {
-		t.Errorf("states %v, want 2 suppressed", st)
-	}
-	if err := w.s.ClearBounced(w.ctx, client, w.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "And this?"}, alice)
-	if got := w.flush(); len(got) != 1 || got[0].to() != client {
-		t.Errorf("after clearing, want one mail to %s, got %v", client, recipients(got))
-	}
+		if fails != 2 {
+			t.Fatalf("agent got %d failure mails, want 2: %v", fails, recipients(got))
+		}
+		if evs := w.events(n, ticket.EventNotifyFailed); len(evs) != 2 {
+			t.Errorf("failure events: %d", len(evs))
+		}
+		// Nothing more goes to the bounced address, and that is recorded.
+		w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "Did you get this?"}, alice)
+		if got := w.flush(); len(got) != 0 {
+			t.Fatalf("mail went to a bounced address: %v", recipients(got))
+		}
+		if st := w.rows(); st[store.OutboxSuppressed] != 2 {
+			t.Errorf("states %v, want 2 suppressed", st)
+		}
+		if err := w.s.ClearBounced(w.ctx, client, w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "And this?"}, alice)
+		if got := w.flush(); len(got) != 1 || got[0].to() != client {
+			t.Errorf("after clearing, want one mail to %s, got %v", client, recipients(got))
+		}
+	})
 }
 
 // Never: answers to auto-replies and list mail, internal notes, our own addresses; a bounce
@@ -216,63 +218,88 @@ func TestNeverNotify(t *testing.T) {
 // Over the rate limit, automatic notifications are delayed and then sent merged into one; a
 // staff reply is never held back.
 func TestRateLimitDelaysAndMerges(t *testing.T) {
-	w := newWorld(t, func(c *mailout.Config) { c.RateLimit = 3; c.RateWindow = 10 * time.Minute })
-	n := w.create(ticket.English).Number // 1 to the requester
-	w.flush()
-	w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice) // 2
-	w.flush()
-	w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice) // 3
-	w.flush()
-	w.apply(n, ticket.Action{Kind: ticket.ActPending, Text: "Which floor?"}, alice) // held
-	w.flush()
-	w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice) // held
-	toClient := func(ms []*sent) (k int) {
-		for _, m := range ms {
+	eachTransport(t, func(c *mailout.Config) { c.RateLimit = 3; c.RateWindow = 10 * time.Minute }, func(t *testing.T, w *world) {
+		n := w.create(ticket.English).Number // 1 to the requester
+		w.flush()
+		w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice) // 2
+		w.flush()
+		w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice) // 3
+		w.flush()
+		w.apply(n, ticket.Action{Kind: ticket.ActPending, Text: "Which floor?"}, alice) // held
+		w.flush()
+		w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice) // held
+		toClient := func(ms []*sent) (k int) {
+			for _, m := range ms {
+				if m.to() == client {
+					k++
+				}
+			}
+			return k
+		}
+		if k := toClient(w.flush()); k != 0 {
+			t.Fatalf("%d mails to the requester over the limit", k)
+		}
+		if evs := w.events(n, ticket.EventNotifyDelayed); len(evs) != 4 { // two rows, requester and Cc
+			t.Errorf("delayed events: %d, want 4", len(evs))
+		}
+		// A staff reply goes at once.
+		w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "Urgent: unplug it."}, alice)
+		if got := w.flush(); toClient(got) != 1 {
+			t.Fatalf("the staff reply was held back: %v", recipients(got))
+		}
+		// When the window frees up, the held ones go as one digest.
+		w.clock.Add(11 * time.Minute)
+		got := w.flush()
+		var digest *sent
+		for _, m := range got {
+			if m.to() == client {
+				if digest != nil {
+					t.Fatal("more than one mail to the requester after the window")
+				}
+				digest = m
+			}
+		}
+		if digest == nil || !strings.Contains(digest.Text, "Which floor?") {
+			t.Fatalf("no digest with the held notifications: %+v", digest)
+		}
+		rows, _ := w.s.OutboxList(w.ctx, false, 100)
+		merged := 0
+		for _, r := range rows {
+			if r.State == store.OutboxMerged && r.Recipient == client {
+				merged++
+			}
+			if r.State == store.OutboxPending {
+				t.Errorf("row %d still pending", r.ID)
+			}
+		}
+		if merged != 1 {
+			t.Errorf("%d rows merged for the requester, want 1", merged)
+		}
+	})
+}
+
+// The rate limit holds within one claim too: five notifications to the requester, claimed
+// together, and three go (the batched sender counts each before it sends any).
+func TestRateLimitWithinOneClaim(t *testing.T) {
+	eachTransport(t, func(c *mailout.Config) { c.RateLimit = 3; c.RateWindow = 10 * time.Minute }, func(t *testing.T, w *world) {
+		n := w.create(ticket.English).Number
+		w.apply(n, ticket.Action{Kind: ticket.ActAssign, Agent: agentA}, alice)
+		w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice)
+		w.apply(n, ticket.Action{Kind: ticket.ActPending, Text: "Which floor?"}, alice)
+		w.apply(n, ticket.Action{Kind: ticket.ActPlan}, alice)
+		k := 0
+		for _, m := range w.flush() {
 			if m.to() == client {
 				k++
 			}
 		}
-		return k
-	}
-	if k := toClient(w.flush()); k != 0 {
-		t.Fatalf("%d mails to the requester over the limit", k)
-	}
-	if evs := w.events(n, ticket.EventNotifyDelayed); len(evs) != 4 { // two rows, requester and Cc
-		t.Errorf("delayed events: %d, want 4", len(evs))
-	}
-	// A staff reply goes at once.
-	w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "Urgent: unplug it."}, alice)
-	if got := w.flush(); toClient(got) != 1 {
-		t.Fatalf("the staff reply was held back: %v", recipients(got))
-	}
-	// When the window frees up, the held ones go as one digest.
-	w.clock.Add(11 * time.Minute)
-	got := w.flush()
-	var digest *sent
-	for _, m := range got {
-		if m.to() == client {
-			if digest != nil {
-				t.Fatal("more than one mail to the requester after the window")
-			}
-			digest = m
+		if k != 3 {
+			t.Errorf("%d mails to the requester from one claim, want 3 (the limit)", k)
 		}
-	}
-	if digest == nil || !strings.Contains(digest.Text, "Which floor?") {
-		t.Fatalf("no digest with the held notifications: %+v", digest)
-	}
-	rows, _ := w.s.OutboxList(w.ctx, false, 100)
-	merged := 0
-	for _, r := range rows {
-		if r.State == store.OutboxMerged && r.Recipient == client {
-			merged++
+		if evs := w.events(n, ticket.EventNotifyDelayed); len(evs) != 4 { // two rows, requester and Cc
+			t.Errorf("delayed events: %d, want 4", len(evs))
 		}
-		if r.State == store.OutboxPending {
-			t.Errorf("row %d still pending", r.ID)
-		}
-	}
-	if merged != 1 {
-		t.Errorf("%d rows merged for the requester, want 1", merged)
-	}
+	})
 }
 
 // Two senders on one database never send the same row twice.

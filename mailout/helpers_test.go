@@ -293,3 +293,36 @@ func recipients(ms []*sent) []string {
 	}
 	return r
 }
+
+// batchOf makes a transport take batches, as the Maildir's does: SendBatch sends each message
+// in turn.
+type batchOf struct{ relay.Transport }
+
+func (b batchOf) SendBatch(ctx context.Context, es []relay.Envelope) []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = b.Send(ctx, e.From, e.To, e.Msg)
+	}
+	return errs
+}
+
+// eachTransport runs test with a relay that takes one message a Send, then with one that takes
+// batches (the sender then renders a whole claim before it sends any), tune applied to both.
+func eachTransport(t *testing.T, tune func(*mailout.Config), test func(t *testing.T, w *world)) {
+	for _, batch := range []bool{false, true} {
+		name := "one at a time"
+		if batch {
+			name = "batched"
+		}
+		t.Run(name, func(t *testing.T) {
+			test(t, newWorld(t, func(c *mailout.Config) {
+				if tune != nil {
+					tune(c)
+				}
+				if batch {
+					c.Transport = batchOf{c.Transport}
+				}
+			}))
+		})
+	}
+}

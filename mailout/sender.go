@@ -178,11 +178,15 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 		}
 		byRcpt[r.Recipient] = append(byRcpt[r.Recipient], r)
 	}
+	// A transport that sends batches gets the whole claim at once, rendered first; the others
+	// get one Send a notification, in the workers.
+	bt, batched := s.c.Transport.(relay.BatchTransport)
 	sem := make(chan struct{}, s.c.Workers)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var done []store.OutboxDone
-	for _, rcpt := range order {
+	ready := make([][]*outgoing, len(order)) // batched: each recipient's, in order
+	for i, rcpt := range order {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(rs []store.OutboxRow) {
@@ -192,7 +196,17 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 				if merged[r.ID] {
 					continue
 				}
-				d, ids := s.deliver(ctx, r, b)
+				var d []store.OutboxDone
+				var ids []int64
+				if batched {
+					var o *outgoing
+					if o, d = s.prepare(ctx, r, b); o != nil {
+						ready[i] = append(ready[i], o)
+						ids = o.mergedIDs()
+					}
+				} else {
+					d, ids = s.deliver(ctx, r, b)
+				}
 				for _, id := range ids {
 					merged[id] = true
 				}
@@ -203,6 +217,21 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 		}(byRcpt[rcpt])
 	}
 	wg.Wait()
+	if batched {
+		var outs []*outgoing
+		var es []relay.Envelope
+		for _, rs := range ready {
+			for _, o := range rs {
+				outs = append(outs, o)
+				es = append(es, relay.Envelope{From: o.from, To: []string{o.r.Recipient}, Msg: o.msg})
+			}
+		}
+		if len(es) > 0 {
+			for i, err := range bt.SendBatch(ctx, es) {
+				done = append(done, s.outcome(outs[i], err)...)
+			}
+		}
+	}
 	if err := s.c.Store.FinishOutbox(ctx, s.c.Now(), done...); err != nil {
 		s.c.Logger.Error("outbox: cannot record what was sent; those rows go again when their lease ends", "rows", len(done), "error", err)
 		return len(rows), err
@@ -275,14 +304,16 @@ func (b *batch) over(r store.OutboxRow, limit int, window time.Duration, now tim
 	return true, until
 }
 
-// sent counts r against the rate limit.
-func (b *batch) sent(r store.OutboxRow, now time.Time) {
+// sent counts r against the rate limit before it is sent, so that the rows after it see it;
+// undo takes it back if the send fails.
+func (b *batch) sent(r store.OutboxRow, now time.Time) (undo func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.disabled {
-		return
+		return func() {}
 	}
-	rc := b.rcpt[r.Recipient]
+	rc0 := b.rcpt[r.Recipient]
+	rc := rc0
 	if rc.N == 0 {
 		rc.Oldest = now
 	}
@@ -291,27 +322,79 @@ func (b *batch) sent(r store.OutboxRow, now time.Time) {
 	if b.changes[r.TicketID] == nil {
 		b.changes[r.TicketID] = map[time.Time]bool{}
 	}
-	if !b.changes[r.TicketID][r.Created] {
+	newChange := !b.changes[r.TicketID][r.Created]
+	tc0 := b.ticket[r.TicketID]
+	if newChange {
 		b.changes[r.TicketID][r.Created] = true
-		tc := b.ticket[r.TicketID]
+		tc := tc0
 		if tc.N == 0 {
 			tc.Oldest = now
 		}
 		tc.N++
 		b.ticket[r.TicketID] = tc
 	}
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if rc := b.rcpt[r.Recipient]; rc.N > 0 {
+			rc.N--
+			if rc.N == 0 {
+				rc.Oldest = rc0.Oldest
+			}
+			b.rcpt[r.Recipient] = rc
+		}
+		if newChange {
+			delete(b.changes[r.TicketID], r.Created)
+			if tc := b.ticket[r.TicketID]; tc.N > 0 {
+				tc.N--
+				if tc.N == 0 {
+					tc.Oldest = tc0.Oldest
+				}
+				b.ticket[r.TicketID] = tc
+			}
+		}
+	}
+}
+
+// outgoing is a notification ready to go: its row, the held rows merged into it, and the
+// message, counted against the rate limit until undo.
+type outgoing struct {
+	r      store.OutboxRow
+	merged []store.OutboxRow
+	from   string
+	msg    []byte
+	undo   func()
+}
+
+// mergedIDs are the ids of the rows merged into o's.
+func (o *outgoing) mergedIDs() []int64 {
+	ids := make([]int64, len(o.merged))
+	for i, m := range o.merged {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // deliver sends one row (and the held rows merged into it) and returns what became of them,
 // and the ids of the rows merged into it.
 func (s *Sender) deliver(ctx context.Context, r store.OutboxRow, b *batch) ([]store.OutboxDone, []int64) {
+	o, done := s.prepare(ctx, r, b)
+	if o == nil {
+		return done, nil
+	}
+	return s.outcome(o, s.c.Transport.Send(ctx, o.from, []string{r.Recipient}, o.msg)), o.mergedIDs()
+}
+
+// prepare renders r, with the held rows merged into it, unless it does not go now: then it
+// returns what became of it (the address bounced, the rate limit holds it, it cannot render).
+func (s *Sender) prepare(ctx context.Context, r store.OutboxRow, b *batch) (*outgoing, []store.OutboxDone) {
 	now := s.c.Now()
 	log := s.c.Logger.With("outbox", r.ID, "ticket", r.Number, "kind", r.Kind, "to", r.Recipient)
 	if b.bounced[r.Recipient] {
 		log.Info("outbox: not sent, the address bounced permanently")
-		return []store.OutboxDone{{ID: r.ID, Worker: s.c.Name, State: store.OutboxSuppressed, Error: "the address bounced permanently",
+		return nil, []store.OutboxDone{{ID: r.ID, Worker: s.c.Name, State: store.OutboxSuppressed, Error: "the address bounced permanently",
 			Event: &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyFailed, To: r.Recipient,
-				Reason: r.Kind + " notification not sent: mail to this address failed permanently before; an agent can clear it with `guichet bounced clear`"}}}, nil
+				Reason: r.Kind + " notification not sent: mail to this address failed permanently before; an agent can clear it with `guichet bounced clear`"}}}
 	}
 	if over, until := b.over(r, s.c.RateLimit, s.c.RateWindow, now); over {
 		log.Info("outbox: rate limit reached, notification delayed", "until", until)
@@ -320,37 +403,40 @@ func (s *Sender) deliver(ctx context.Context, r store.OutboxRow, b *batch) ([]st
 			d.Event = &ticket.Event{Time: now, Actor: ticket.System.ID(), Kind: ticket.EventNotifyDelayed, To: r.Recipient,
 				Reason: fmt.Sprintf("%s notification delayed until %s by the rate limit; it will go merged with the others", r.Kind, until.UTC().Format(time.RFC3339))}
 		}
-		return []store.OutboxDone{d}, nil
+		return nil, []store.OutboxDone{d}
 	}
 	var merged []store.OutboxRow
 	if r.Held {
 		var err error
 		if merged, err = s.c.Store.HeldOutbox(ctx, s.c.Name, r, now, lease); err != nil {
-			return []store.OutboxDone{s.retry(r, now, err)}, nil
+			return nil, []store.OutboxDone{s.retry(r, now, err)}
 		}
 	}
 	msg, err := s.render(ctx, r, merged, b)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return []store.OutboxDone{s.retry(r, now, err)}, nil
+			return nil, []store.OutboxDone{s.retry(r, now, err)}
 		}
 		log.Error("outbox: cannot render the notification", "error", err)
-		return []store.OutboxDone{s.failed(r, now, "cannot render: "+err.Error(), nil, false)}, nil
+		return nil, []store.OutboxDone{s.failed(r, now, "cannot render: "+err.Error(), nil, false)}
 	}
-	from := s.c.Signer.ReturnAddress(s.c.Brand.From, r.ID)
-	err = s.c.Transport.Send(ctx, from, []string{r.Recipient}, msg)
-	ids := make([]int64, len(merged))
-	for i, m := range merged {
-		ids[i] = m.ID
+	return &outgoing{r: r, merged: merged, from: s.c.Signer.ReturnAddress(s.c.Brand.From, r.ID), msg: msg, undo: b.sent(r, now)}, nil
+}
+
+// outcome is what the send's err makes of o's row and of the rows merged into it.
+func (s *Sender) outcome(o *outgoing, err error) []store.OutboxDone {
+	r, merged, now := o.r, o.merged, s.c.Now()
+	log := s.c.Logger.With("outbox", r.ID, "ticket", r.Number, "kind", r.Kind, "to", r.Recipient)
+	if err != nil {
+		o.undo()
 	}
 	var done []store.OutboxDone
 	switch {
 	case err == nil:
 		log.Debug("outbox: sent", "merged", len(merged))
-		b.sent(r, now)
 		done = append(done, store.OutboxDone{ID: r.ID, Worker: s.c.Name, State: store.OutboxSent})
-		for _, id := range ids {
-			done = append(done, store.OutboxDone{ID: id, Worker: s.c.Name, State: store.OutboxMerged, Into: r.ID})
+		for _, m := range merged {
+			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxMerged, Into: r.ID})
 		}
 	case relay.IsPermanent(err):
 		log.Warn("outbox: the relay refused the notification for good", "error", err)
@@ -372,7 +458,7 @@ func (s *Sender) deliver(ctx context.Context, r store.OutboxRow, b *batch) ([]st
 			done = append(done, store.OutboxDone{ID: m.ID, Worker: s.c.Name, State: store.OutboxPending, Held: true, Next: done[0].Next})
 		}
 	}
-	return done, ids
+	return done
 }
 
 // retry schedules another try with exponential backoff and jitter, or gives up after RetryFor.

@@ -14,6 +14,8 @@ import (
 	"time"
 )
 
+var _ BatchTransport = (*maildirTransport)(nil)
+
 // maildirSeq numbers the files written by this process, across transports.
 var maildirSeq atomic.Uint64
 
@@ -72,6 +74,77 @@ func (t *maildirTransport) Close() error {
 // Return-Path and Delivered-To header lines in front, as a delivery agent
 // would add them. Concurrent sends share their syncs.
 func (t *maildirTransport) Send(ctx context.Context, from string, to []string, msg []byte) error {
+	if err := t.check(ctx, from, to); err != nil {
+		return err
+	}
+	tmp, name, err := t.create(from, to, msg)
+	if err == nil && syncFS {
+		if err = t.files.sync(); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err == nil {
+		err = t.deliver(tmp, name)
+	}
+	if err == nil {
+		err = t.newDir.sync()
+	}
+	return t.fail(err)
+}
+
+// SendBatch writes every message into tmp/, makes them durable together, moves them into new/
+// and makes the moves durable: two syncs for the batch, where concurrent Sends share theirs
+// only with the sends that happen to wait at the same moment.
+func (t *maildirTransport) SendBatch(ctx context.Context, es []Envelope) []error {
+	errs := make([]error, len(es))
+	type file struct{ tmp, name string }
+	files := make([]file, len(es))
+	written := 0
+	for i, e := range es {
+		if errs[i] = t.check(ctx, e.From, e.To); errs[i] != nil {
+			continue
+		}
+		tmp, name, err := t.create(e.From, e.To, e.Msg)
+		errs[i], files[i] = t.fail(err), file{tmp, name}
+		if err == nil {
+			written++
+		}
+	}
+	if written == 0 {
+		return errs
+	}
+	var err error
+	if syncFS {
+		err = t.files.sync()
+	}
+	moved := 0
+	for i, f := range files {
+		if errs[i] != nil {
+			continue
+		}
+		if err != nil {
+			os.Remove(f.tmp)
+			errs[i] = t.fail(err)
+			continue
+		}
+		if errs[i] = t.fail(t.deliver(f.tmp, f.name)); errs[i] == nil {
+			moved++
+		}
+	}
+	if moved > 0 {
+		if err := t.newDir.sync(); err != nil {
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = t.fail(err)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// check refuses an envelope without recipients, a cancelled context and a closed transport.
+func (t *maildirTransport) check(ctx context.Context, from string, to []string) error {
 	if err := checkEnvelope(from, to); err != nil {
 		return &Error{relay: t.name, Permanent: true, Message: err.Error(), Err: err}
 	}
@@ -81,13 +154,30 @@ func (t *maildirTransport) Send(ctx context.Context, from string, to []string, m
 	if t.closed.Load() {
 		return &Error{relay: t.name, Message: "transport is closed"}
 	}
-	if err := t.write(from, to, msg); err != nil {
-		return &Error{relay: t.name, Message: err.Error(), Err: err}
-	}
 	return nil
 }
 
-func (t *maildirTransport) write(from string, to []string, msg []byte) error {
+// fail wraps a failure to write as a temporary *Error.
+func (t *maildirTransport) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{relay: t.name, Message: err.Error(), Err: err}
+}
+
+// deliver moves a file written into tmp/ into new/, and removes it if it cannot.
+func (t *maildirTransport) deliver(tmp, name string) error {
+	err := os.Rename(tmp, filepath.Join(t.dir, "new", name))
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// create writes msg into tmp/ under a new unique name, with Return-Path and Delivered-To in
+// front, and returns the file's path and name. Without syncfs the file is synced here; with it,
+// the caller syncs the files it wrote together.
+func (t *maildirTransport) create(from string, to []string, msg []byte) (tmp, name string, err error) {
 	eol := "\n"
 	if bytes.Contains(msg, []byte("\r\n")) {
 		eol = "\r\n"
@@ -98,12 +188,12 @@ func (t *maildirTransport) write(from string, to []string, msg []byte) error {
 		head.WriteString("Delivered-To: " + rcpt + eol)
 	}
 
-	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." +
+	name = strconv.FormatInt(time.Now().UnixNano(), 10) + "." +
 		strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(maildirSeq.Add(1), 10) + "." + t.host
-	tmp := filepath.Join(t.dir, "tmp", name)
+	tmp = filepath.Join(t.dir, "tmp", name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	_, err = f.WriteString(head.String())
 	if err == nil {
@@ -115,17 +205,11 @@ func (t *maildirTransport) write(from string, to []string, msg []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && syncFS {
-		err = t.files.sync()
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(t.dir, "new", name))
-	}
 	if err != nil {
 		os.Remove(tmp)
-		return err
+		return "", "", err
 	}
-	return t.newDir.sync()
+	return tmp, name, nil
 }
 
 // groupSync runs a sync — of a directory's renames, or of the files written — on behalf of

@@ -90,6 +90,66 @@ func TestMaildirConcurrentSends(t *testing.T) {
 	}
 }
 
+// TestMaildirSendBatch: a batch is written whole with one sync of the files and one of new/;
+// an envelope without recipients fails alone; when the moves fail, every message of the batch
+// fails, temporarily, and nothing is left in tmp/.
+func TestMaildirSendBatch(t *testing.T) {
+	dir := t.TempDir()
+	tr := openT(t, "maildir:"+dir, Options{}).(*maildirTransport)
+	var fileSyncs, dirSyncs atomic.Int64
+	files, dirs := tr.files.fn, tr.newDir.fn
+	tr.files.fn = func() error { fileSyncs.Add(1); return files() }
+	tr.newDir.fn = func() error { dirSyncs.Add(1); return dirs() }
+	const n = 50
+	var es []Envelope
+	for i := range n {
+		es = append(es, Envelope{From: "guichet@example.com", To: []string{fmt.Sprintf("user%d@example.org", i)},
+			Msg: fmt.Appendf(nil, "Subject: message %d\r\n\r\nbody\r\n", i)})
+	}
+	es[7].To = nil
+	errs := tr.SendBatch(context.Background(), es)
+	for i, err := range errs {
+		if (err != nil) != (i == 7) {
+			t.Errorf("message %d: %v", i, err)
+		}
+	}
+	if !IsPermanent(errs[7]) {
+		t.Errorf("no recipients: %v, want a permanent error", errs[7])
+	}
+	if got := readDir(t, filepath.Join(dir, "new")); len(got) != n-1 {
+		t.Fatalf("new/ holds %d files, want %d", len(got), n-1)
+	}
+	for _, f := range readDir(t, filepath.Join(dir, "new")) {
+		data, _ := os.ReadFile(filepath.Join(dir, "new", f.Name()))
+		var i int
+		if _, err := fmt.Sscanf(string(data), "Return-Path: <guichet@example.com>\r\nDelivered-To: user%d@example.org\r\nSubject: message", &i); err != nil || i == 7 {
+			t.Errorf("%s: %q (%v)", f.Name(), data, err)
+		}
+	}
+	if left := readDir(t, filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("tmp/ holds %d files, want none", len(left))
+	}
+	wantFiles := int64(1)
+	if !syncFS {
+		wantFiles = 0 // each file is synced as it is written
+	}
+	if fileSyncs.Load() != wantFiles || dirSyncs.Load() != 1 {
+		t.Errorf("%d syncs of the files and %d of new/ for one batch, want %d and 1", fileSyncs.Load(), dirSyncs.Load(), wantFiles)
+	}
+
+	if err := os.RemoveAll(filepath.Join(dir, "new")); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range tr.SendBatch(context.Background(), es[:3]) {
+		if err == nil || IsPermanent(err) {
+			t.Errorf("message %d, new/ gone: %v, want a temporary error", i, err)
+		}
+	}
+	if left := readDir(t, filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("after failed moves tmp/ holds %d files, want none", len(left))
+	}
+}
+
 func TestMaildirHeaders(t *testing.T) {
 	tests := []struct {
 		name string
@@ -165,8 +225,8 @@ func TestMaildirErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkMaildirSend writes 6 KB acknowledgements into a Maildir from 1 and 8 goroutines and
-// reports files per second and the process's CPU time (user + system) per file: on a disk where
+// BenchmarkMaildirSend writes 6 KB acknowledgements into a Maildir from 1 and 8 goroutines, and
+// in batches of 64 as the sender does, and reports files per second and the process's CPU time (user + system) per file: on a disk where
 // creating an inode is expensive, that is the ceiling of a Maildir outbox.
 //
 //	go test ./mailout/relay -run '^$' -bench BenchmarkMaildirSend -benchtime 3000x
@@ -200,6 +260,29 @@ func BenchmarkMaildirSend(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/file")
 		})
 	}
+	// As the sender writes a claim: batches of 64, one SendBatch each.
+	b.Run("batch=64", func(b *testing.B) {
+		tr, err := Open("maildir:"+b.TempDir(), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu0 := processCPU()
+		b.ResetTimer()
+		for sent := 0; sent < b.N; {
+			var es []Envelope
+			for ; len(es) < 64 && sent < b.N; sent++ {
+				es = append(es, Envelope{From: "noreply@example.com", To: []string{"c@example.com"}, Msg: msg})
+			}
+			for _, err := range tr.(BatchTransport).SendBatch(context.Background(), es) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/file")
+	})
 }
 
 // processCPU is the user and system CPU time this process has used.
