@@ -145,8 +145,9 @@ const bulkFirstQuery = `SELECT (SELECT next FROM counters WHERE name = 'ticket')
 	ARRAY(SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, $2)) AS t,
 	ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $2)) AS m`
 
-// bulkPostgres delivers a batch in two statements, each its own transaction, so that the
-// counter row is locked only while the second one runs, not across round trips:
+// bulkPostgres delivers a batch, in one statement when it can (bulkOptimistic), else in two,
+// each its own transaction, so that the counter row is locked only while the second one runs,
+// not across round trips:
 //
 //  1. the duplicate check, the counter's value and the ids of the new rows (sequences, which
 //     take no lock);
@@ -163,15 +164,18 @@ const bulkFirstQuery = `SELECT (SELECT next FROM counters WHERE name = 'ticket')
 func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticket.Policy, ds []ticket.Delivered) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	keys := make(pq.StringArray, len(ins))
+	for i, in := range ins {
+		keys[i] = in.Dedup
+	}
+	if done, err := s.bulkOptimistic(ctx, ins, keys, p, ds); done || err != nil {
+		return err
+	}
 	var r struct {
 		Next   int64          `db:"next"`
 		Stored pq.StringArray `db:"stored"`
 		T      pq.Int64Array  `db:"t"`
 		M      pq.Int64Array  `db:"m"`
-	}
-	keys := make(pq.StringArray, len(ins))
-	for i, in := range ins {
-		keys[i] = in.Dedup
 	}
 	first, err := s.prepared(ctx, &s.bulkFirst, bulkFirstQuery)
 	if err == nil {
@@ -193,22 +197,8 @@ func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticke
 	if s.numKnown {
 		prev = s.numNext
 	}
-	write := func(q querier, prev int64) (after func(), next int64, err error) {
-		first := max(prev, s.start)
-		for n, it := range items {
-			it.t.Number = first + int64(n)
-		}
-		sts, after, err := s.bulkStmts(ctx, q, items, "(SELECT ?::bigint FROM c)", ds)
-		if err != nil {
-			return nil, 0, err
-		}
-		next = first + int64(len(items))
-		sts = append([]stmt{{`UPDATE counters SET next = ? WHERE name = 'ticket' AND next = ? RETURNING next`, []any{next, prev}}}, sts...)
-		return after, next, s.execOne(ctx, q, sts, "c")
-	}
-	after, next, err := write(s.db, prev)
-	var pqe *pq.Error
-	if err != nil && errors.As(err, &pqe) && pqe.Code == "23502" && pqe.Column == "number" {
+	after, next, err := s.bulkWrite(ctx, s.db, items, ds, prev, nil)
+	if isNumberNull(err) {
 		// Another writer took numbers: with it busy, trying again the same way could lose
 		// again and again. Lock the counter, then write.
 		var tx *sqlx.Tx
@@ -219,7 +209,7 @@ func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticke
 		if err = tx.GetContext(ctx, &prev, `SELECT next FROM counters WHERE name = 'ticket' FOR UPDATE`); err != nil {
 			return fmt.Errorf("numbers: %w", err)
 		}
-		if after, next, err = write(tx, prev); err == nil {
+		if after, next, err = s.bulkWrite(ctx, tx, items, ds, prev, nil); err == nil {
 			err = tx.Commit()
 		}
 	}
@@ -230,6 +220,119 @@ func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticke
 	s.numNext, s.numKnown = next, true
 	after()
 	return nil
+}
+
+// bulkOptimistic writes the batch in one statement, the common case of a busy instance: the
+// ids come from the process's pool (takeIDs), the numbers follow the counter as the last bulk
+// delivery left it, and the duplicate check is part of the counter's update, which then holds
+// only if none of the batch's messages is stored. A duplicate, or a counter that another
+// writer moved, makes the numbers NULL and the statement fail whole: it reports false, with
+// nothing written and ds as it was, and the two-statement path finds out which it was. It also
+// reports false when the counter's value is not known.
+func (s *Store) bulkOptimistic(ctx context.Context, ins []*ticket.Inbound, keys pq.StringArray, p ticket.Policy, ds []ticket.Delivered) (bool, error) {
+	s.numMu.Lock()
+	known := s.numKnown
+	s.numMu.Unlock()
+	if !known {
+		return false, nil
+	}
+	tids, mids, err := s.takeIDs(ctx, len(ins))
+	if err != nil {
+		return true, fmt.Errorf("ids: %w", err)
+	}
+	reset := func() {
+		for i := range ds {
+			ds[i] = ticket.Delivered{}
+		}
+	}
+	items, err := bulkItems(ins, p, nil, ds)
+	if err != nil || len(items) == 0 {
+		reset() // the two-statement path decides, as without this one
+		return false, nil
+	}
+	for n, it := range items {
+		it.t.ID, it.mid = tids[n], mids[n]
+	}
+	s.numMu.Lock()
+	defer s.numMu.Unlock()
+	if !s.numKnown {
+		reset()
+		return false, nil
+	}
+	after, next, err := s.bulkWrite(ctx, s.db, items, ds, s.numNext, keys)
+	if err != nil {
+		s.numKnown = false
+		reset()
+		if isNumberNull(err) {
+			return false, nil
+		}
+		return true, err
+	}
+	s.numNext = next
+	s.oneStatement.Add(1)
+	after()
+	return true, nil
+}
+
+// bulkWrite runs the counter's update and the batch's inserts as one statement, numbering the
+// tickets from prev (or the first number, if greater). With keys, the update also requires
+// that none of those dedup keys is stored.
+func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds []ticket.Delivered, prev int64, keys pq.StringArray) (after func(), next int64, err error) {
+	first := max(prev, s.start)
+	for n, it := range items {
+		it.t.Number = first + int64(n)
+	}
+	sts, after, err := s.bulkStmts(ctx, q, items, "(SELECT ?::bigint FROM c)", ds)
+	if err != nil {
+		return nil, 0, err
+	}
+	next = first + int64(len(items))
+	counter := stmt{`UPDATE counters SET next = ? WHERE name = 'ticket' AND next = ? RETURNING next`, []any{next, prev}}
+	if keys != nil {
+		counter = stmt{`UPDATE counters SET next = ? WHERE name = 'ticket' AND next = ?
+			AND NOT EXISTS (SELECT 1 FROM inbound WHERE dedup = ANY(?)) AND NOT EXISTS (SELECT 1 FROM quarantine WHERE dedup = ANY(?))
+			RETURNING next`, []any{next, prev, keys, keys}}
+	}
+	return after, next, s.execOne(ctx, q, append([]stmt{counter}, sts...), "c")
+}
+
+// isNumberNull reports whether err is a ticket inserted without a number: the counter's
+// update in bulkWrite did not hold.
+func isNumberNull(err error) bool {
+	var pqe *pq.Error
+	return err != nil && errors.As(err, &pqe) && pqe.Code == "23502" && pqe.Column == "number"
+}
+
+// idBlock is how many ticket and message ids the process takes from the sequences at once.
+const idBlock = 256
+
+const idsQuery = `SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, $1)) AS t,
+	ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)) AS m`
+
+// takeIDs returns n new ticket ids and n new message ids, from a pool filled idBlock at a time
+// (sequences: ids are never given twice, and the ones a crash leaves unused are only a gap).
+// The ids of a ticket's first message come from the pool, the later messages' from the
+// sequence, which is past the whole pool: a ticket's messages stay in the order of their ids.
+func (s *Store) takeIDs(ctx context.Context, n int) (t, m []int64, err error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if len(s.idT) < n {
+		var r struct {
+			T pq.Int64Array `db:"t"`
+			M pq.Int64Array `db:"m"`
+		}
+		st, err := s.prepared(ctx, &s.idsStmt, idsQuery)
+		if err == nil {
+			err = st.GetContext(ctx, &r, max(n, idBlock))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		s.idT, s.idM = append(s.idT, r.T...), append(s.idM, r.M...)
+	}
+	t, m = s.idT[:n:n], s.idM[:n:n]
+	s.idT, s.idM = s.idT[n:], s.idM[n:]
+	return t, m, nil
 }
 
 // bulkStmts returns the inserts of a batch of new tickets whose ids and numbers are set,

@@ -198,3 +198,60 @@ func TestPreparedPlans(t *testing.T) {
 	s.db.SetMaxIdleConns(16)
 	deliver("2@x")
 }
+
+// TestBulkOneStatement: once the counter's value is known, a batch is written in one statement;
+// a batch holding a message already stored, or already in quarantine, is not, and the path
+// that checks first marks the duplicate and numbers the others without a gap.
+func TestBulkOneStatement(t *testing.T) {
+	s := mustOpen(t, postgresDSN(t), nil)
+	ctx := context.Background()
+	p := ticket.DefaultPolicy()
+	in := func(id string) *ticket.Inbound {
+		return &ticket.Inbound{Raw: []byte("raw " + id), Dedup: "mid:" + id, MessageID: id, Received: t0, Kind: "new",
+			Create: &ticket.NewTicket{Subject: id, Requester: ticket.Person{Address: "r@x.example"}},
+			Action: ticket.Action{Kind: ticket.ActMessage, Text: "text", MessageID: id}}
+	}
+	deliver := func(ids ...string) []ticket.Delivered {
+		t.Helper()
+		var ins []*ticket.Inbound
+		for _, id := range ids {
+			ins = append(ins, in(id))
+		}
+		ds, errs := s.DeliverBatch(ctx, ins, p)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%s: %v", ids[i], err)
+			}
+		}
+		return ds
+	}
+	q := in("q@x")
+	q.Quarantine, q.Create = "unreadable", nil
+	if _, err := s.Deliver(ctx, q, p); err != nil {
+		t.Fatal(err)
+	}
+	deliver("1@x", "2@x") // the counter is not known yet: two statements
+	if n := s.oneStatement.Load(); n != 0 {
+		t.Fatalf("%d batches in one statement before the counter was known", n)
+	}
+	deliver("3@x", "4@x")
+	if n := s.oneStatement.Load(); n != 1 {
+		t.Fatalf("%d batches in one statement, want 1", n)
+	}
+	for _, dup := range []string{"2@x", "q@x"} {
+		ds := deliver("new-"+dup, dup, "new2-"+dup)
+		if !ds[1].Duplicate || ds[0].Number == 0 || ds[2].Number != ds[0].Number+1 {
+			t.Errorf("batch with %s: %+v, want it a duplicate and the others numbered in a row", dup, ds)
+		}
+		if n := s.oneStatement.Load(); n != 1 {
+			t.Errorf("a batch with a duplicate (%s) went in one statement", dup)
+		}
+	}
+	deliver("5@x")
+	var numbers, max int64
+	s.db.Get(&numbers, `SELECT COUNT(*) FROM tickets`)
+	s.db.Get(&max, `SELECT MAX(number) FROM tickets`)
+	if n := s.oneStatement.Load(); n != 2 || numbers != 9 || max != 9 {
+		t.Errorf("%d batches in one statement (want 2), %d tickets numbered up to %d (want 9, 9)", n, numbers, max)
+	}
+}

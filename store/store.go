@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -79,6 +80,12 @@ type Store struct {
 	prepMu    sync.Mutex
 	bulkFirst *sqlx.Stmt // bulkFirstQuery, once prepared
 	claim     *sqlx.Stmt // claimQuery
+	idsStmt   *sqlx.Stmt // idsQuery
+
+	idMu     sync.Mutex
+	idT, idM []int64 // ticket and message ids taken from the sequences, not yet used (takeIDs)
+
+	oneStatement atomic.Int64 // bulk deliveries written in one statement (bulkOptimistic)
 }
 
 // prepared returns the statement *st, preparing query first if it is not yet: a statement
@@ -197,7 +204,7 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.prepMu.Lock()
-	for _, st := range []*sqlx.Stmt{s.bulkFirst, s.claim} {
+	for _, st := range []*sqlx.Stmt{s.bulkFirst, s.claim, s.idsStmt} {
 		if st != nil {
 			st.Close()
 		}
