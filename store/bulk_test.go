@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"guichet/ticket"
 )
 
@@ -253,5 +255,29 @@ func TestBulkOneStatement(t *testing.T) {
 	s.db.Get(&max, `SELECT MAX(number) FROM tickets`)
 	if n := s.oneStatement.Load(); n != 2 || numbers != 9 || max != 9 {
 		t.Errorf("%d batches in one statement (want 2), %d tickets numbered up to %d (want 9, 9)", n, numbers, max)
+	}
+}
+
+// TestLZ4Columns: on a server with LZ4, migration 7 compresses the raw messages and the texts
+// with it, the requester index that another one covers is gone, and the outbox's pages keep
+// room for the claims.
+func TestLZ4Columns(t *testing.T) {
+	s := mustOpen(t, postgresDSN(t), nil)
+	var methods []string
+	if err := s.db.Select(&methods, `SELECT attcompression::text FROM pg_attribute WHERE attnum > 0 AND
+		(attrelid, attname) IN (('blobs'::regclass, 'data'), ('blob_parts'::regclass, 'data'), ('messages'::regclass, 'text'), ('messages'::regclass, 'html'))`); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(methods, ",") != "l,l,l,l" {
+		t.Errorf("compression of the four columns: %q, want l (lz4) each", methods)
+	}
+	var n int
+	s.db.Get(&n, `SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'tickets_requester'`)
+	if n != 0 {
+		t.Error("tickets_requester is still there")
+	}
+	var opts pq.StringArray
+	if err := s.db.Get(&opts, `SELECT reloptions FROM pg_class WHERE oid = 'outbox'::regclass`); err != nil || strings.Join(opts, ",") != "fillfactor=50" {
+		t.Errorf("outbox options %q (%v), want fillfactor=50", opts, err)
 	}
 }
