@@ -2,16 +2,20 @@ package mailout
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 
 	"guichet/signed"
 )
@@ -46,36 +50,7 @@ type Message struct {
 // multipart/mixed when it has attachments; non-ASCII names and subjects encoded (RFC 2047,
 // RFC 2231 for file names); the headers of RFC 3834 and Outlook that keep robots from answering.
 func Build(m Message) ([]byte, error) {
-	var h mail.Header
-	h.SetDate(m.Date)
-	h.SetAddressList("From", []*mail.Address{&m.From})
-	h.SetAddressList("To", []*mail.Address{&m.To})
-	if m.ReplyTo != "" {
-		h.SetAddressList("Reply-To", []*mail.Address{{Address: m.ReplyTo}})
-	}
-	h.SetSubject(oneLine(m.Subject))
-	h.SetMessageID(m.MessageID)
-	if m.InReplyTo != "" {
-		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
-	}
-	if len(m.References) > 0 {
-		h.SetMsgIDList("References", m.References)
-	}
-	if m.ThreadTopic != "" {
-		h.SetText("Thread-Topic", oneLine(m.ThreadTopic))
-	}
-	if m.ThreadIndex != "" {
-		h.Set("Thread-Index", m.ThreadIndex)
-	}
-	h.Set("MIME-Version", "1.0")
-	h.Set("Auto-Submitted", "auto-generated")
-	h.Set("X-Auto-Response-Suppress", "All")
-	if m.Loop != "" {
-		h.Set(signed.LoopHeader, m.Loop)
-	}
-	if m.Lang != "" {
-		h.Set("Content-Language", m.Lang)
-	}
+	h := m.header()
 	// Sized once for what it will hold — quoted-printable adds a few percent, base64 a third —
 	// instead of doubling line by line as the encoders write.
 	size := 4096 + (len(m.Text)+len(m.HTML))*9/8
@@ -84,17 +59,14 @@ func Build(m Message) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(size)
-	var alt *mail.InlineWriter
-	var mixed *mail.Writer
-	var err error
 	if len(m.Files) == 0 {
-		alt, err = mail.CreateInlineWriter(&buf, h)
-	} else {
-		mixed, err = mail.CreateWriter(&buf, h)
-		if err == nil {
-			alt, err = mixed.CreateInline()
-		}
+		return buildAlternative(&buf, h, m.Text, m.HTML)
 	}
+	mixed, err := mail.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	alt, err := mixed.CreateInline()
 	if err != nil {
 		return nil, err
 	}
@@ -126,12 +98,98 @@ func Build(m Message) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if mixed != nil {
-		if err := mixed.Close(); err != nil {
-			return nil, err
-		}
+	if err := mixed.Close(); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// buildAlternative writes a message of two parts, text and HTML, as go-message's InlineWriter
+// would — the header by go-message, the parts' headers as it writes them (partHeaders) — but
+// with the bodies encoded by appendQP: the common case, every notification without
+// attachments, in a third of the time (BenchmarkAcknowledgement).
+func buildAlternative(buf *bytes.Buffer, h mail.Header, text, html string) ([]byte, error) {
+	boundary, err := newBoundary()
+	if err != nil {
+		return nil, err
+	}
+	h = mail.Header{Header: h.Header.Copy()}
+	h.SetContentType("multipart/alternative", map[string]string{"boundary": boundary})
+	if _, err := message.CreateWriter(buf, h.Header); err != nil { // writes the header
+		return nil, err
+	}
+	b := buf.AvailableBuffer()
+	b = append(append(append(b, "--"...), boundary...), "\r\n"...)
+	b = appendQP(append(b, partHeaders.text...), text)
+	b = append(append(append(b, "\r\n--"...), boundary...), "\r\n"...)
+	b = appendQP(append(b, partHeaders.html...), html)
+	b = append(append(append(b, "\r\n--"...), boundary...), "--\r\n"...)
+	buf.Write(b)
+	return buf.Bytes(), nil
+}
+
+// partHeaders are the header blocks of the text and the HTML part, written once by go-message
+// as its InlineWriter writes them for every part.
+var partHeaders = func() (p struct{ text, html []byte }) {
+	for _, c := range []struct {
+		ct  string
+		out *[]byte
+	}{{"text/plain", &p.text}, {"text/html", &p.html}} {
+		var ih mail.InlineHeader
+		ih.SetContentType(c.ct, map[string]string{"charset": "utf-8"})
+		ih.Set("Content-Disposition", "inline")
+		ih.Set("Content-Transfer-Encoding", "quoted-printable")
+		var b bytes.Buffer
+		if err := textproto.WriteHeader(&b, ih.Header.Header); err != nil {
+			panic(err)
+		}
+		*c.out = b.Bytes()
+	}
+	return p
+}()
+
+// newBoundary is a multipart boundary as go-message draws them: 30 random octets in hex.
+func newBoundary() (string, error) {
+	var b [30]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// header is the message's header, without its Content-Type.
+func (m Message) header() mail.Header {
+	var h mail.Header
+	h.SetDate(m.Date)
+	h.SetAddressList("From", []*mail.Address{&m.From})
+	h.SetAddressList("To", []*mail.Address{&m.To})
+	if m.ReplyTo != "" {
+		h.SetAddressList("Reply-To", []*mail.Address{{Address: m.ReplyTo}})
+	}
+	h.SetSubject(oneLine(m.Subject))
+	h.SetMessageID(m.MessageID)
+	if m.InReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
+	}
+	if len(m.References) > 0 {
+		h.SetMsgIDList("References", m.References)
+	}
+	if m.ThreadTopic != "" {
+		h.SetText("Thread-Topic", oneLine(m.ThreadTopic))
+	}
+	if m.ThreadIndex != "" {
+		h.Set("Thread-Index", m.ThreadIndex)
+	}
+	h.Set("MIME-Version", "1.0")
+	h.Set("Auto-Submitted", "auto-generated")
+	h.Set("X-Auto-Response-Suppress", "All")
+	if m.Loop != "" {
+		h.Set(signed.LoopHeader, m.Loop)
+	}
+	if m.Lang != "" {
+		h.Set("Content-Language", m.Lang)
+	}
+	return h
 }
 
 func writePart(alt *mail.InlineWriter, ct, body string) error {
