@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	ttemplate "text/template"
 )
 
@@ -315,6 +316,14 @@ func (s *Set) Mail(m Mail) (Rendered, error) {
 	return r, err
 }
 
+// renderBuffers are the buffers mails are rendered into, kept from one mail to the next: a
+// mail that quotes a message is some 16 KB, which each render allocated anew.
+var renderBuffers = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(16 << 10)
+	return b
+}}
+
 // mail renders m; on failure it also says which files failed: the text ones or the HTML ones.
 func (s *Set) mail(m Mail) (Rendered, []string, error) {
 	m.Lang = normLang(m.Lang)
@@ -322,14 +331,19 @@ func (s *Set) mail(m Mail) (Rendered, []string, error) {
 	if !ok {
 		return Rendered{}, nil, fmt.Errorf("templates: unknown mail kind %q (want one of %s)", m.Kind, strings.Join(Kinds, ", "))
 	}
-	var b bytes.Buffer
-	b.Grow(16 << 10) // a mail with a message quoted: grown once, not from 64 bytes up
-	if err := mt.text.ExecuteTemplate(&b, "subject", m); err != nil {
+	b := renderBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 1<<20 { // a digest of many long messages is not kept
+			b.Reset()
+			renderBuffers.Put(b)
+		}
+	}()
+	if err := mt.text.ExecuteTemplate(b, "subject", m); err != nil {
 		return Rendered{}, mt.textFiles, fmt.Errorf("templates: %s mail subject: %w", m.Kind, err)
 	}
 	r := Rendered{Subject: oneLine(b.String())}
 	b.Reset()
-	if err := mt.text.ExecuteTemplate(&b, "text", m); err != nil {
+	if err := mt.text.ExecuteTemplate(b, "text", m); err != nil {
 		return Rendered{}, mt.textFiles, fmt.Errorf("templates: %s mail text: %w", m.Kind, err)
 	}
 	r.Text = cleanText(b.String())
@@ -337,7 +351,7 @@ func (s *Set) mail(m Mail) (Rendered, []string, error) {
 		r.Text = marker + "\n\n" + r.Text
 	}
 	b.Reset()
-	if err := mt.html.ExecuteTemplate(&b, "html", m); err != nil {
+	if err := mt.html.ExecuteTemplate(b, "html", m); err != nil {
 		return Rendered{}, mt.htmlFiles, fmt.Errorf("templates: %s mail HTML: %w", m.Kind, err)
 	}
 	r.HTML = b.String()
