@@ -182,11 +182,13 @@ func (t *maildirTransport) create(from string, to []string, msg []byte) (tmp, na
 	if bytes.Contains(msg, []byte("\r\n")) {
 		eol = "\r\n"
 	}
-	var head strings.Builder
-	head.WriteString("Return-Path: <" + from + ">" + eol)
+	// The file in one write: each write of a part of a page makes the kernel prepare (zero) it.
+	data := make([]byte, 0, 64+len(from)+len(to)*64+len(msg))
+	data = append(append(append(append(data, "Return-Path: <"...), from...), '>'), eol...)
 	for _, rcpt := range to {
-		head.WriteString("Delivered-To: " + rcpt + eol)
+		data = append(append(append(data, "Delivered-To: "...), rcpt...), eol...)
 	}
+	data = append(data, msg...)
 
 	name = strconv.FormatInt(time.Now().UnixNano(), 10) + "." +
 		strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(maildirSeq.Add(1), 10) + "." + t.host
@@ -195,10 +197,7 @@ func (t *maildirTransport) create(from string, to []string, msg []byte) (tmp, na
 	if err != nil {
 		return "", "", err
 	}
-	_, err = f.WriteString(head.String())
-	if err == nil {
-		_, err = f.Write(msg)
-	}
+	_, err = f.Write(data)
 	if err == nil && !syncFS {
 		err = f.Sync()
 	}
