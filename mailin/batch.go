@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"guichet/ticket"
@@ -26,6 +27,24 @@ type Batcher struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 	stop  chan struct{}
+
+	start             time.Time
+	batches, messages atomic.Int64
+	busy              atomic.Int64 // nanoseconds spent committing
+}
+
+// BatchStats says how the group commit went: how many transactions, how many messages, and
+// how long it spent committing since it started. With busy near up, the commits are what
+// holds the intake back; far below, the messages are late to arrive.
+type BatchStats struct {
+	Batches, Messages int64
+	Busy, Up          time.Duration
+}
+
+// Stats returns the figures so far.
+func (b *Batcher) Stats() BatchStats {
+	return BatchStats{Batches: b.batches.Load(), Messages: b.messages.Load(),
+		Busy: time.Duration(b.busy.Load()), Up: time.Since(b.start)}
 }
 
 type batchReq struct {
@@ -43,7 +62,7 @@ func NewBatcher(s BatchStore, p ticket.Policy, max int) *Batcher {
 	if max <= 0 {
 		max = 256
 	}
-	b := &Batcher{store: s, p: p, max: max, reqs: make(chan *batchReq, max), stop: make(chan struct{})}
+	b := &Batcher{store: s, p: p, max: max, reqs: make(chan *batchReq, max), stop: make(chan struct{}), start: time.Now()}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -139,7 +158,11 @@ func (b *Batcher) commit(batch []*batchReq) {
 		ins[i] = r.in
 	}
 	// The commit is not the callers': it runs to its end even if they stopped waiting.
+	t0 := time.Now()
 	ds, errs := b.store.DeliverBatch(context.Background(), ins, b.p)
+	b.busy.Add(int64(time.Since(t0)))
+	b.batches.Add(1)
+	b.messages.Add(int64(len(ins)))
 	for i, r := range batch {
 		r.d, r.err = ds[i], errs[i]
 		close(r.done)

@@ -75,4 +75,9 @@ func TestBatcherLingerAndAnswers(t *testing.T) {
 	if total != 8*30 {
 		t.Errorf("%d messages committed, want %d", total, 8*30)
 	}
+	// The figures count both rounds; the second's batches each took at least the store's 1 ms.
+	st := b.Stats()
+	if st.Messages != 20+8*30 || st.Batches != int64(20+len(s.sizes)) || st.Busy < time.Duration(len(s.sizes))*time.Millisecond || st.Up < st.Busy {
+		t.Errorf("stats %+v: want %d messages in %d batches, busy at least %d ms and at most up", st, 20+8*30, 20+len(s.sizes), len(s.sizes))
+	}
 }

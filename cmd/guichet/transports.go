@@ -121,6 +121,11 @@ func (t *transports) stop(ctx context.Context, e *env) {
 	case <-ctx.Done():
 	}
 	t.batcher.Close()
+	if st := t.batcher.Stats(); st.Batches > 0 {
+		e.log.Info("group commit", "batches", st.Batches, "messages", st.Messages,
+			"per_batch", fmt.Sprintf("%.2f", float64(st.Messages)/float64(st.Batches)),
+			"commit_ms", fmt.Sprintf("%.2f", st.Busy.Seconds()*1000/float64(st.Batches)), "busy", st.Busy.Round(time.Millisecond), "up", st.Up.Round(time.Second))
+	}
 }
 
 // smtpDeliverer feeds SMTP and LMTP deliveries to the pipeline: nil only once stored.
