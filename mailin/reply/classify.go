@@ -194,14 +194,22 @@ func clean(l string) string {
 func isClean(l string) bool {
 	for i := 0; i < len(l); i++ {
 		switch c := l[i]; {
-		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
-			return false
-		case c == ' ' && (i == 0 || i == len(l)-1 || l[i-1] == ' '):
+		case visibleASCII[c]:
+		case c == ' ' && i > 0 && i < len(l)-1 && l[i-1] != ' ':
+		default: // non-ASCII, other white space, a leading, trailing or doubled space
 			return false
 		}
 	}
 	return true
 }
+
+// visibleASCII holds the printable ASCII bytes but the space.
+var visibleASCII = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = true
+	}
+	return t
+}()
 
 // cleanRunes is clean for any line.
 func cleanRunes(l string) string {
@@ -229,12 +237,23 @@ func cleanRunes(l string) string {
 	return b.String()
 }
 
-// wordCount counts the words of a cleaned line.
+// wordCount counts the words of a cleaned line: runs of characters between white space, as
+// unicode.IsSpace tells it (ASCII bytes are told without decoding them).
 func wordCount(s string) int {
 	n, in := 0, false
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		c := s[i]
+		space := false
+		if c < utf8.RuneSelf {
+			space = asciiSpace[c]
+			i++
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			space = unicode.IsSpace(r)
+			i += size
+		}
 		switch {
-		case unicode.IsSpace(r):
+		case space:
 			in = false
 		case !in:
 			in = true
@@ -243,6 +262,9 @@ func wordCount(s string) int {
 	}
 	return n
 }
+
+// asciiSpace holds the ASCII bytes unicode.IsSpace reports.
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 var shortAttributionVerbs = []string{"wrote", "writes", "écrit", "ecrit", "schrieb", "escribi", "scritto", "geschreven", "skrev", "kirjoitti", "napisał", "написал", "escreveu"}
 

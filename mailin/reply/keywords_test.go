@@ -50,3 +50,24 @@ func FuzzLineMatchers(f *testing.F) {
 		}
 	})
 }
+
+// TestKeywordsMatchContains checks the indexed search against strings.Contains on every word,
+// at every position and case, words of one byte and lines of zero or one byte included.
+func TestKeywordsMatchContains(t *testing.T) {
+	k := newKeywords([]string{"wrote", "x", "écrit", "via ", "gmt"})
+	for _, line := range []string{"", "x", "X", "w", "wr", "WROTE", "he Wrote:", "a  écrit", "A ÉCRIT", "vIa x", "via",
+		"GMT+1", "g", "some text", "ecrit", "wrot", "é", "\xff", "xylophone"} {
+		want := false
+		for _, w := range []string{"wrote", "x", "écrit", "via ", "gmt"} {
+			if strings.Contains(strings.ToLower(line), w) {
+				want = true
+			}
+		}
+		if got := k.in(line); got != want {
+			t.Errorf("in(%q) = %v, want %v", line, got, want)
+		}
+		if got := k.inLower(strings.ToLower(line)); got != want {
+			t.Errorf("inLower(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
