@@ -29,11 +29,18 @@ func appendQP(dst []byte, body string) []byte {
 			}
 			dst, line = append(dst, '\r', '\n'), 0
 			continue
-		case b >= '!' && b <= '~' && b != '=' || b == ' ' || b == '\t':
+		case qpPlain[b]:
 			if line == max-1 {
 				dst, line = append(dst, '=', '\r', '\n'), 0
 			}
-			dst, line = append(dst, b), line+1
+			// The run of plain octets that fits on the line goes in one append.
+			end := min(len(body), i+max-1-line)
+			j := i + 1
+			for j < end && qpPlain[body[j]] {
+				j++
+			}
+			dst, line = append(dst, body[i:j]...), line+j-i
+			i = j - 1
 			cr = false
 		default: // as mime/quotedprintable, an encoded octet leaves cr as it was
 			if max-1-line < 3 {
@@ -53,3 +60,13 @@ func appendQP(dst []byte, body string) []byte {
 	}
 	return dst
 }
+
+// qpPlain holds the octets quoted-printable writes as they are: printable ASCII but "=", space
+// and tab.
+var qpPlain = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = c != '='
+	}
+	t[' '], t['\t'] = true, true
+	return t
+}()
