@@ -184,17 +184,40 @@ var htmlText = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;",
 
 // breaks is text as HTML with its line breaks kept: the lines of lines, escaped, with <br>
 // between them. It renders what {{range $i, $l := lines .}}{{if $i}}<br>{{end}}{{$l}}{{end}}
-// renders, in one call instead of a reflective call and an escaping per line.
+// renders, in one pass instead of a reflective call and an escaping per line: a quoted message
+// is most of what an acknowledgement's HTML holds.
 func breaks(s string) htemplate.HTML {
-	var b strings.Builder
-	for i, l := range lines(s) {
-		if i > 0 {
-			b.WriteString("<br>")
-		}
-		htmlText.WriteString(&b, l)
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
 	}
+	s = strings.Trim(s, "\n")
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/16)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !htmlSpecial[c] {
+			continue
+		}
+		b.WriteString(s[start:i])
+		if c == '\n' {
+			b.WriteString("<br>")
+		} else {
+			htmlText.WriteString(&b, s[i:i+1])
+		}
+		start = i + 1
+	}
+	b.WriteString(s[start:])
 	return htemplate.HTML(b.String())
 }
+
+// htmlSpecial holds the bytes breaks does not copy as they are: those htmlText escapes, and the
+// line break.
+var htmlSpecial = [256]bool{0: true, '"': true, '&': true, '\'': true, '+': true, '<': true, '>': true, '\n': true}
 
 // plural returns one when n is 1 and many otherwise: {{.Days}} {{plural .Days "day" "days"}}.
 func plural(n int, one, many string) string {
@@ -396,23 +419,30 @@ func oneLine(s string) string {
 // line in a row (templates' conditionals leave some), no blank lines at the start and one line end
 // at the end.
 func cleanText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	var out []string
-	blank := true // drops the blank lines at the start
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 1)
+	text, blank := false, false // a line with text was written; blank lines came after it
 	for l := range strings.SplitSeq(s, "\n") {
 		l = strings.TrimRight(l, " \t")
 		if l == "" {
-			if blank {
-				continue
-			}
-			blank = true
-		} else {
-			blank = false
+			blank = text // the blank lines at the start go
+			continue
 		}
-		out = append(out, l)
+		if text {
+			b.WriteByte('\n')
+			if blank {
+				b.WriteByte('\n')
+			}
+		}
+		b.WriteString(l)
+		text, blank = true, false
 	}
-	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // isRequesterKind reports whether a mail kind goes to the requester and the participants.

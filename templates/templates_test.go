@@ -1083,3 +1083,37 @@ func FuzzBreaks(f *testing.F) {
 		}
 	})
 }
+
+// cleanTextLines is cleanText as it was first written, line by line: the reference the one-pass
+// version is checked against.
+func cleanTextLines(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	var out []string
+	blank := true // drops the blank lines at the start
+	for l := range strings.SplitSeq(s, "\n") {
+		l = strings.TrimRight(l, " \t")
+		if l == "" {
+			if blank {
+				continue
+			}
+			blank = true
+		} else {
+			blank = false
+		}
+		out = append(out, l)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+// FuzzCleanText checks cleanText against cleanTextLines.
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"", "\n", "a", "\n\n a \t\n\n\nb\r\n\r\n", " \t\n", "a\rb\r\rc  ", "x\n\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := cleanText(s), cleanTextLines(s); got != want {
+			t.Fatalf("cleanText(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
