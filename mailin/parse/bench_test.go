@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,4 +201,25 @@ func BenchmarkParse25MB(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/size, "alloc/msgsize")
 	b.ReportMetric(float64(peak)/size, "peakheap/msgsize")
+}
+
+// BenchmarkParsePlain parses the SMTP benchmark's message: 4 KB of plain text in one part, what
+// most new tickets are.
+//
+//	go test ./mailin/parse -run '^$' -bench BenchmarkParsePlain -benchmem
+func BenchmarkParsePlain(b *testing.B) {
+	var m strings.Builder
+	m.WriteString("From: sender1@client.example\r\nTo: support@crash.example\r\nSubject: benchmark 1\r\n" +
+		"Message-ID: <1.1@bench.test>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\n")
+	for m.Len() < 4096-80 {
+		m.WriteString("The printer on the second floor prints blank pages since this morning, again.\r\n")
+	}
+	raw := m.String()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(strings.NewReader(raw), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
