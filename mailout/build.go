@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
@@ -107,15 +106,18 @@ func Build(m Message) ([]byte, error) {
 // buildAlternative writes a message of two parts, text and HTML, as go-message's InlineWriter
 // would — the header by go-message, the parts' headers as it writes them (partHeaders) — but
 // with the bodies encoded by appendQP: the common case, every notification without
-// attachments, in a third of the time (BenchmarkAcknowledgement).
+// attachments, in a third of the time (BenchmarkAcknowledgement). h is the caller's to give:
+// its Content-Type is set here.
 func buildAlternative(buf *bytes.Buffer, h mail.Header, text, html string) ([]byte, error) {
 	boundary, err := newBoundary()
 	if err != nil {
 		return nil, err
 	}
-	h = mail.Header{Header: h.Header.Copy()}
+	// What message.CreateWriter writes for a multipart header that has its MIME-Version and its
+	// boundary, without its two copies of the header and the boundary it draws to replace.
 	h.SetContentType("multipart/alternative", map[string]string{"boundary": boundary})
-	if _, err := message.CreateWriter(buf, h.Header); err != nil { // writes the header
+	h.Del("Content-Transfer-Encoding")
+	if err := textproto.WriteHeader(buf, h.Header.Header); err != nil {
 		return nil, err
 	}
 	b := buf.AvailableBuffer()
