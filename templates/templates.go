@@ -170,44 +170,53 @@ var funcs = map[string]any{
 // lines splits text into its lines, without line ends or the blank lines at its start and end:
 // {{range lines .Text}} lets html/template escape each line and put <br> between them.
 func lines(s string) []string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	s = strings.Trim(s, "\n")
-	if strings.TrimSpace(s) == "" {
+	if s = textBlock(s); s == "" {
 		return nil
 	}
 	return strings.Split(s, "\n")
 }
 
-// htmlText escapes as html/template escapes a string in HTML text.
-var htmlText = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
+// textBlock is text with LF line ends and without the blank lines at its start and end, or ""
+// when it holds nothing but white space: what lines splits and breaks escapes.
+func textBlock(s string) string {
+	s = strings.Trim(lf(s), "\n")
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
+}
+
+// lf turns CRLF and lone CR line ends into LF.
+func lf(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// htmlEscapes are the bytes html/template escapes in HTML text, and what it writes for them.
+var htmlEscapes = map[byte]string{0: "\uFFFD", '"': "&#34;", '&': "&amp;", '\'': "&#39;", '+': "&#43;", '<': "&lt;", '>': "&gt;"}
 
 // breaks is text as HTML with its line breaks kept: the lines of lines, escaped, with <br>
 // between them. It renders what {{range $i, $l := lines .}}{{if $i}}<br>{{end}}{{$l}}{{end}}
 // renders, in one pass instead of a reflective call and an escaping per line: a quoted message
 // is most of what an acknowledgement's HTML holds.
 func breaks(s string) htemplate.HTML {
-	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
-	}
-	s = strings.Trim(s, "\n")
-	if strings.TrimSpace(s) == "" {
+	if s = textBlock(s); s == "" {
 		return ""
 	}
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/16)
 	start := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !htmlSpecial[c] {
+		if !htmlSpecial[s[i]] {
 			continue
 		}
 		b.WriteString(s[start:i])
-		if c == '\n' {
+		if s[i] == '\n' {
 			b.WriteString("<br>")
 		} else {
-			htmlText.WriteString(&b, s[i:i+1])
+			b.WriteString(htmlEscapes[s[i]])
 		}
 		start = i + 1
 	}
@@ -215,9 +224,15 @@ func breaks(s string) htemplate.HTML {
 	return htemplate.HTML(b.String())
 }
 
-// htmlSpecial holds the bytes breaks does not copy as they are: those htmlText escapes, and the
-// line break.
-var htmlSpecial = [256]bool{0: true, '"': true, '&': true, '\'': true, '+': true, '<': true, '>': true, '\n': true}
+// htmlSpecial holds the bytes breaks does not copy as they are: the line break and those of
+// htmlEscapes.
+var htmlSpecial = func() (t [256]bool) {
+	for c := range htmlEscapes {
+		t[c] = true
+	}
+	t['\n'] = true
+	return t
+}()
 
 // plural returns one when n is 1 and many otherwise: {{.Days}} {{plural .Days "day" "days"}}.
 func plural(n int, one, many string) string {
@@ -419,10 +434,7 @@ func oneLine(s string) string {
 // line in a row (templates' conditionals leave some), no blank lines at the start and one line end
 // at the end.
 func cleanText(s string) string {
-	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
-	}
+	s = lf(s)
 	var b strings.Builder
 	b.Grow(len(s) + 1)
 	text, blank := false, false // a line with text was written; blank lines came after it
