@@ -37,7 +37,7 @@ func openSQLite(t *testing.T, opts *Options) *Store {
 }
 
 // postgresDSN makes a schema of its own for the test, dropped when it ends, and returns a URL using it.
-func postgresDSN(t *testing.T) string {
+func postgresDSN(t testing.TB) string {
 	t.Helper()
 	if !testdb.Postgres() {
 		t.Skip("GUICHET_TEST_POSTGRES is not set")
@@ -50,7 +50,7 @@ func openPostgres(t *testing.T, opts *Options) *Store {
 	return mustOpen(t, postgresDSN(t), opts)
 }
 
-func mustOpen(t *testing.T, dsn string, opts *Options) *Store {
+func mustOpen(t testing.TB, dsn string, opts *Options) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), dsn, opts)
 	if err != nil {

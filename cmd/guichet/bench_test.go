@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"guichet/internal/testdb"
 )
 
 // The SMTP benchmark is a test that prints figures, run by hand (README, "Benchmarks"):
@@ -198,9 +200,9 @@ func TestBenchSMTP(t *testing.T) {
 			}
 			srv := startServer(t, db, extra...)
 			pid := srv.cmd.Process.Pid
-			own0, pg0 := cpuOf(func(p int, _ string) bool { return p == pid }), cpuOf(isPostgres)
+			own0, pg0 := testdb.CPUOf(func(p int, _ string) bool { return p == pid }), testdb.PostgresCPU()
 			res := smtpLoad(t, name, srv.smtp, n, c)
-			own, pg := cpuOf(func(p int, _ string) bool { return p == pid })-own0, cpuOf(isPostgres)-pg0
+			own, pg := testdb.CPUOf(func(p int, _ string) bool { return p == pid })-own0, testdb.PostgresCPU()-pg0
 			t.Logf("%s — %.0f%% of the bare server", res, 100*float64(res.n)/res.elapsed.Seconds()/(float64(base.n)/base.elapsed.Seconds()))
 			// CPU time per message varies far less than throughput on a shared VM: compare these.
 			t.Logf("%s: CPU per message: guichet %.2f ms, PostgreSQL %.2f ms (user + system, while the load ran)",
@@ -253,38 +255,6 @@ func groupCommit(logFile string) map[string]string {
 	}
 	return nil
 }
-
-// cpuOf sums the user and system CPU time of the processes that match (Linux /proc).
-func cpuOf(match func(pid int, comm string) bool) time.Duration {
-	entries, _ := os.ReadDir("/proc")
-	var ticks int64
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid … utime stime: fields 14 and 15, counted after the comm's ')'.
-		s := string(data)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open || !match(pid, s[open+1:close]) {
-			continue
-		}
-		f := strings.Fields(s[close+1:])
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + st
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-func isPostgres(_ int, comm string) bool { return strings.HasPrefix(comm, "postgres") }
 
 // countingBackend is a relay for the benchmark's acknowledgements: it counts them and drops them.
 type countingBackend struct{ n atomic.Int64 }

@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq" // the postgres driver
 )
@@ -50,4 +53,40 @@ func DSN(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// CPUOf sums the user and system CPU time of the processes that match (Linux /proc; zero
+// elsewhere): benchmarks report the CPU that a message costs the database, not only guichet.
+func CPUOf(match func(pid int, comm string) bool) time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime stime: fields 14 and 15, counted after the comm's ')'.
+		s := string(data)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || !match(pid, s[open+1:close]) {
+			continue
+		}
+		f := strings.Fields(s[close+1:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// PostgresCPU is the CPU time of this machine's PostgreSQL processes so far.
+func PostgresCPU() time.Duration {
+	return CPUOf(func(_ int, comm string) bool { return strings.HasPrefix(comm, "postgres") })
 }
