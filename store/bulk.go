@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -126,12 +127,15 @@ func (s *Store) bulkSQLite(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbou
 	for n, it := range items {
 		it.t.ID, it.t.Number, it.mid = t+int64(n)+1, first+int64(n), m+int64(n)+1
 	}
-	sts, after, err := s.bulkStmts(ctx, tx, items, "?", ds)
+	tables, after, err := s.bulkInserts(ctx, tx, items, ds)
 	if err != nil {
 		return err
 	}
-	if err := s.execAll(ctx, tx, sts); err != nil {
-		return err
+	for _, in := range tables {
+		st := in.values()
+		if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
+			return fmt.Errorf("%s: %w", strings.Fields(in.into)[0], err)
+		}
 	}
 	after()
 	return nil
@@ -224,9 +228,9 @@ func (s *Store) bulkPostgres(ctx context.Context, ins []*ticket.Inbound, p ticke
 
 // bulkOptimistic writes the batch in one statement, the common case of a busy instance: the
 // ids come from the process's pool (takeIDs), the numbers follow the counter as the last bulk
-// delivery left it, and the duplicate check is part of the counter's update, which then holds
-// only if none of the batch's messages is stored. A duplicate, or a counter that another
-// writer moved, makes the numbers NULL and the statement fail whole: it reports false, with
+// delivery left it, and the counter's update holds only if none of the batch's messages is in
+// quarantine. A message already stored (inbound's unique key), one in quarantine, or a counter
+// that another writer moved makes the statement fail whole: it reports false, with
 // nothing written and ds as it was, and the two-statement path finds out which it was. It also
 // reports false when the counter's value is not known.
 func (s *Store) bulkOptimistic(ctx context.Context, ins []*ticket.Inbound, keys pq.StringArray, p ticket.Policy, ds []ticket.Delivered) (bool, error) {
@@ -263,7 +267,7 @@ func (s *Store) bulkOptimistic(ctx context.Context, ins []*ticket.Inbound, keys 
 	if err != nil {
 		s.numKnown = false
 		reset()
-		if isNumberNull(err) {
+		if isNumberNull(err) || isStored(err) {
 			return false, nil
 		}
 		return true, err
@@ -282,18 +286,41 @@ func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds 
 	for n, it := range items {
 		it.t.Number = first + int64(n)
 	}
-	sts, after, err := s.bulkStmts(ctx, q, items, "(SELECT ?::bigint FROM c)", ds)
+	ins, after, err := s.bulkInserts(ctx, q, items, ds)
 	if err != nil {
 		return nil, 0, err
 	}
 	next = first + int64(len(items))
-	counter := stmt{`UPDATE counters SET next = ? WHERE name = 'ticket' AND next = ? RETURNING next`, []any{next, prev}}
-	if keys != nil {
-		counter = stmt{`UPDATE counters SET next = ? WHERE name = 'ticket' AND next = ?
-			AND NOT EXISTS (SELECT 1 FROM inbound WHERE dedup = ANY(?)) AND NOT EXISTS (SELECT 1 FROM quarantine WHERE dedup = ANY(?))
-			RETURNING next`, []any{next, prev, keys, keys}}
+	args, err := bulkArgs(ins)
+	if err != nil {
+		return nil, 0, err
 	}
-	return after, next, s.execOne(ctx, q, append([]stmt{counter}, sts...), "c")
+	var k any // NULL: no check
+	if keys != nil {
+		if k, err = pgArray("text", anys(keys)); err != nil {
+			return nil, 0, err
+		}
+	}
+	st, err := s.prepared(ctx, &s.bulkStmt, bulkText())
+	if err == nil {
+		if tx, ok := q.(*sqlx.Tx); ok {
+			st = tx.StmtxContext(ctx, st)
+		}
+		_, err = st.ExecContext(ctx, append([]any{next, prev, k}, args...)...)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("bulk insert: %w", err)
+	}
+	return after, next, nil
+}
+
+// anys returns the strings as values.
+func anys(ss []string) []any {
+	vs := make([]any, len(ss))
+	for i, v := range ss {
+		vs[i] = v
+	}
+	return vs
 }
 
 // isNumberNull reports whether err is a ticket inserted without a number: the counter's
@@ -301,6 +328,13 @@ func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds 
 func isNumberNull(err error) bool {
 	var pqe *pq.Error
 	return err != nil && errors.As(err, &pqe) && pqe.Code == "23502" && pqe.Column == "number"
+}
+
+// isStored reports whether err is a message inserted into inbound twice: the batch holds a
+// message already stored.
+func isStored(err error) bool {
+	var pqe *pq.Error
+	return err != nil && errors.As(err, &pqe) && pqe.Code == "23505" && pqe.Constraint == "inbound_dedup_key"
 }
 
 // idBlock is how many ticket and message ids the process takes from the sequences at once.
@@ -335,11 +369,136 @@ func (s *Store) takeIDs(ctx context.Context, n int) (t, m []int64, err error) {
 	return t, m, nil
 }
 
-// bulkStmts returns the inserts of a batch of new tickets whose ids and numbers are set,
-// number being the placeholder of the ticket number's column, and what to do once they are
-// committed. It sets the results in ds.
-func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, number string, ds []ticket.Delivered) ([]stmt, func(), error) {
-	var sts []stmt
+// table is where an insert writes: the table and its columns, the columns' PostgreSQL types
+// (pgTypes; "number" for the ticket number that the bulk statement's counter update gives),
+// and what follows the rows.
+type table struct {
+	into, types, tail string
+	ids               bool // the rows give their ids: PostgreSQL's identity column must be told
+}
+
+// The tables of a bulk delivery, in the order it writes them.
+var (
+	blobsTable   = &table{into: "blobs (sha256, size, data)", types: "text int8 bytea", tail: " ON CONFLICT (sha256) DO NOTHING"}
+	ticketsTable = &table{into: `tickets (id, number, subject, requester_address, requester_name, requester_lang, type, priority,
+		status, assignee, grp, support_address, channel, linked_to, created, updated, status_since, first_response, solved, closed)`,
+		types: "int8 number text text text text text text text text text text text int8 timestamptz timestamptz timestamptz timestamptz timestamptz timestamptz",
+		ids:   true}
+	participantsTable = &table{into: "participants (ticket_id, address, name, lang)", types: "int8 text text text"}
+	eventsTable       = &table{into: "events (ticket_id, time, actor, kind, from_value, to_value, reason)", types: "int8 timestamptz text text text text text"}
+	messagesTable     = &table{into: "messages (id, ticket_id, time, author_role, author_address, author_name, visibility, text, html, message_id)",
+		types: "int8 int8 timestamptz text text text text text text text", ids: true}
+	inboundTable = &table{into: "inbound (received, source, dedup, message_id, raw_sha256, size, kind, thread_by, notify, ticket_id, message)",
+		types: "timestamptz text text text text int8 text text bool int8 int8"}
+	timersTable = &table{into: "timers (ticket_id, kind, due)", types: "int8 text timestamptz"}
+	outboxTable = &table{into: `outbox (created, ticket_id, kind, recipient, recipient_name, role, lang, message, data, message_id,
+		staff, next_attempt, retry_from, held)`, types: "timestamptz int8 text text text text text int8 text text bool timestamptz timestamptz bool"}
+
+	bulkTables = []*table{blobsTable, ticketsTable, participantsTable, eventsTable, messagesTable, inboundTable, timersTable, outboxTable}
+)
+
+// insert is the rows that a delivery writes into one table, row after row.
+type insert struct {
+	*table
+	args []any
+}
+
+// values is the insert as one statement with a row of placeholders per row (the one-at-a-time
+// paths, and SQLite, which has no identity columns to override).
+func (in insert) values() stmt {
+	n := len(strings.Fields(in.types))
+	return stmt{"INSERT INTO " + in.into + " VALUES " + values(len(in.args)/n, n) + in.tail, in.args}
+}
+
+// bulkText is the bulk delivery's statement on PostgreSQL: the counter's update ($1 the new
+// value, $2 the one it must have, $3 the dedup keys none of which may be in quarantine, or
+// NULL), then an insert into each of bulkTables, each a WITH clause but the last, its rows taken
+// from one array a column (unnest). Its text does not depend on the batch, so it is prepared
+// and planned once — with a row of placeholders a row, each batch size was a statement of its
+// own, parsed and planned at every batch. One round trip, atomic without a transaction; a
+// foreign key to a row that an earlier clause inserts holds, as its check runs at the end of
+// the statement. A ticket's number is the one its row carries if the update held, else NULL,
+// which the table refuses: then nothing is written. A message already stored is refused by
+// inbound's unique dedup key, which the insert checks anyway (a query for it, planned once,
+// was a sequential scan when its first run met a small table).
+var bulkText = sync.OnceValue(func() string {
+	var b strings.Builder
+	b.WriteString(`WITH c AS (UPDATE counters SET next = $1 WHERE name = 'ticket' AND next = $2
+		AND ($3::text[] IS NULL OR NOT EXISTS (SELECT 1 FROM quarantine WHERE dedup = ANY($3)))
+		RETURNING next)`)
+	param := 3
+	for i, t := range bulkTables {
+		if i == len(bulkTables)-1 {
+			b.WriteString("\n")
+		} else {
+			fmt.Fprintf(&b, ",\ns%d AS (", i)
+		}
+		var sel, from, names []string
+		for j, typ := range strings.Fields(t.types) {
+			names = append(names, fmt.Sprintf("c%d", j))
+			if typ == "number" {
+				sel = append(sel, fmt.Sprintf("(SELECT u.c%d FROM c)", j))
+				typ = "int8"
+			} else {
+				sel = append(sel, fmt.Sprintf("u.c%d", j))
+			}
+			param++
+			from = append(from, fmt.Sprintf("$%d::%s[]", param, typ))
+		}
+		override := ""
+		if t.ids {
+			override = " OVERRIDING SYSTEM VALUE"
+		}
+		fmt.Fprintf(&b, "INSERT INTO %s%s SELECT %s FROM unnest(%s) AS u(%s)%s", t.into, override, strings.Join(sel, ", "),
+			strings.Join(from, ", "), strings.Join(names, ", "), t.tail)
+		if i < len(bulkTables)-1 {
+			b.WriteString(")")
+		}
+	}
+	return b.String()
+})
+
+// bulkArgs are bulkText's arguments after the first three: each column of each insert as an
+// array. ins must be an insert into each of bulkTables, in order.
+func bulkArgs(ins []insert) ([]any, error) {
+	if len(ins) != len(bulkTables) {
+		return nil, fmt.Errorf("%d inserts for the %d tables of the bulk statement", len(ins), len(bulkTables))
+	}
+	var args []any
+	for i, in := range ins {
+		if in.table != bulkTables[i] {
+			return nil, fmt.Errorf("insert %d is into %s, not %s", i, in.into, bulkTables[i].into)
+		}
+		types := strings.Fields(in.types)
+		col := make([]any, 0, len(in.args)/len(types))
+		for j, typ := range types {
+			col = col[:0]
+			for r := j; r < len(in.args); r += len(types) {
+				col = append(col, in.args[r])
+			}
+			if typ == "number" {
+				typ = "int8"
+			}
+			a, err := pgArray(typ, col)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", strings.Fields(in.into)[0], err)
+			}
+			args = append(args, a)
+		}
+	}
+	return args, nil
+}
+
+// bulkInserts returns the inserts of a batch of new tickets whose ids and numbers are set, and
+// what to do once they are committed. It sets the results in ds. On PostgreSQL every table
+// has its insert, even with no rows, so that the statement's text stays the same.
+func (s *Store) bulkInserts(ctx context.Context, q querier, items []*bulkItem, ds []ticket.Delivered) ([]insert, func(), error) {
+	var ins []insert
+	add := func(in insert) {
+		if len(in.args) > 0 || s.dialect == Postgres {
+			ins = append(ins, in)
+		}
+	}
 	// The raw messages, each content once.
 	var blobArgs []any
 	blobs := map[string]bool{}
@@ -353,14 +512,9 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 			blobArgs = append(blobArgs, it.sha, len(raw), raw)
 		}
 	}
-	sts = append(sts, stmt{`INSERT INTO blobs (sha256, size, data) VALUES ` + values(len(blobs), 3) + ` ON CONFLICT (sha256) DO NOTHING`, blobArgs})
+	add(insert{blobsTable, blobArgs})
 	// The tickets, their participants, creation events and first messages.
-	override := "" // ids are given: PostgreSQL's identity columns must be told
-	if s.dialect == Postgres {
-		override = " OVERRIDING SYSTEM VALUE"
-	}
 	var targs, pargs, eargs, margs []any
-	var np, nm int
 	msgOf := map[int64]int64{}
 	for _, it := range items {
 		t := &it.t
@@ -369,7 +523,6 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 			s.tv(t.Created), s.tv(t.Updated), s.tv(t.StatusSince), nil, nil, nil)
 		for _, pp := range t.Participants {
 			pargs = append(pargs, t.ID, pp.Address, pp.Name, string(pp.Lang))
-			np++
 		}
 		eargs = append(eargs, t.ID, s.tv(it.ev.Time), it.ev.Actor, string(it.ev.Kind), it.ev.From, it.ev.To, it.ev.Reason)
 		a := it.in.Action
@@ -381,22 +534,12 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 			msgOf[t.ID] = it.mid
 			margs = append(margs, it.mid, t.ID, s.tv(t.Created), string(ticket.RoleRequester), t.Requester.Address, t.Requester.Name,
 				string(ticket.Public), text, a.HTML, mid)
-			nm++
 		}
 	}
-	ticketRow := "(?, " + number + strings.Repeat(", ?", 18) + ")"
-	sts = append(sts, stmt{`INSERT INTO tickets (id, number, subject, requester_address, requester_name,
-		requester_lang, type, priority, status, assignee, grp, support_address, channel, linked_to, created, updated,
-		status_since, first_response, solved, closed)` + override + ` VALUES ` + strings.TrimSuffix(strings.Repeat(ticketRow+", ", len(items)), ", "), targs})
-	if np > 0 {
-		sts = append(sts, stmt{`INSERT INTO participants (ticket_id, address, name, lang) VALUES ` + values(np, 4), pargs})
-	}
-	sts = append(sts, stmt{`INSERT INTO events (ticket_id, time, actor, kind, from_value, to_value, reason) VALUES ` +
-		values(len(items), 7), eargs})
-	if nm > 0 {
-		sts = append(sts, stmt{`INSERT INTO messages (id, ticket_id, time, author_role, author_address,
-			author_name, visibility, text, html, message_id)` + override + ` VALUES ` + values(nm, 10), margs})
-	}
+	add(insert{ticketsTable, targs})
+	add(insert{participantsTable, pargs})
+	add(insert{eventsTable, eargs})
+	add(insert{messagesTable, margs})
 	// The inbound records.
 	var iargs []any
 	for _, it := range items {
@@ -408,8 +551,7 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 		iargs = append(iargs, s.tv(in.Received), in.Source, in.Dedup, in.MessageID, it.sha, len(in.Raw), in.Kind, in.ThreadBy, in.Notify, it.t.ID, msg)
 		ds[it.i] = ticket.Delivered{Number: it.t.Number, Created: true}
 	}
-	sts = append(sts, stmt{`INSERT INTO inbound (received, source, dedup, message_id, raw_sha256, size,
-		kind, thread_by, notify, ticket_id, message) VALUES ` + values(len(items), 11), iargs})
+	add(insert{inboundTable, iargs})
 	// Their timers (escalation of new tickets).
 	timers := map[int64][]ticket.Timer{}
 	for _, it := range items {
@@ -417,10 +559,8 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 			timers[it.t.ID] = ts
 		}
 	}
-	tst, firstTimer, anyTimer := s.timersStmt(timers)
-	if anyTimer {
-		sts = append(sts, tst)
-	}
+	tin, firstTimer := s.timersInsert(timers)
+	add(tin)
 	// Their notifications.
 	var ps []planned
 	for _, it := range items {
@@ -437,14 +577,13 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 		}
 		ps = append(ps, planned{it.t.ID, ns})
 	}
-	ost, anyNote, err := s.outboxStmt(ps, items[0].in.Received)
+	oin, err := s.outboxInsert(ps, items[0].in.Received)
 	if err != nil {
 		return nil, nil, err
 	}
-	if anyNote {
-		sts = append(sts, ost)
-	}
-	return sts, func() {
+	add(oin)
+	anyTimer, anyNote := len(tin.args) > 0, len(oin.args) > 0
+	return ins, func() {
 		if anyTimer {
 			s.timersSet(firstTimer)
 		}
@@ -458,64 +597,4 @@ func (s *Store) bulkStmts(ctx context.Context, q querier, items []*bulkItem, num
 type stmt struct {
 	query string
 	args  []any
-}
-
-// maxParams is how many parameters PostgreSQL takes in one statement.
-const maxParams = 65535
-
-// execAll runs the statements in order. On PostgreSQL they go as one statement (oneStatement)
-// when they fit in one.
-func (s *Store) execAll(ctx context.Context, tx *sqlx.Tx, sts []stmt) error {
-	if s.dialect == Postgres && len(sts) > 1 {
-		if err := s.execOne(ctx, tx, sts, ""); !errors.Is(err, errTooManyParams) {
-			return err
-		}
-	}
-	for _, st := range sts {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
-			return fmt.Errorf("%s: %w", strings.Fields(st.query)[2], err)
-		}
-	}
-	return nil
-}
-
-var errTooManyParams = errors.New("too many parameters for one statement")
-
-// execOne runs the statements as one (PostgreSQL), each in a WITH clause but the last — one
-// round trip, one parse, instead of one each, and atomic without a transaction; a foreign key
-// to a row that an earlier clause inserts holds, as its check runs at the end of the
-// statement. The first clause is named first, when a later one reads what it returns; the
-// others s1, s2, ….
-func (s *Store) execOne(ctx context.Context, q querier, sts []stmt, first string) error {
-	n := 0
-	for _, st := range sts {
-		n += len(st.args)
-	}
-	if n > maxParams {
-		return errTooManyParams
-	}
-	var b strings.Builder
-	args := make([]any, 0, n)
-	for i, st := range sts {
-		switch {
-		case i == len(sts)-1:
-			b.WriteString(" " + st.query)
-		default:
-			if i == 0 {
-				b.WriteString("WITH ")
-			} else {
-				b.WriteString(", ")
-			}
-			name := fmt.Sprintf("s%d", i)
-			if i == 0 && first != "" {
-				name = first
-			}
-			fmt.Fprintf(&b, "%s AS (%s)", name, st.query)
-		}
-		args = append(args, st.args...)
-	}
-	if _, err := q.ExecContext(ctx, q.Rebind(b.String()), args...); err != nil {
-		return fmt.Errorf("bulk insert: %w", err)
-	}
-	return nil
 }

@@ -108,10 +108,11 @@ type planned struct {
 }
 
 func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, ps []planned, now time.Time) error {
-	st, ok, err := s.outboxStmt(ps, now)
-	if err != nil || !ok {
+	in, err := s.outboxInsert(ps, now)
+	if err != nil || len(in.args) == 0 {
 		return err
 	}
+	st := in.values()
 	if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
 		return fmt.Errorf("insert outbox: %w", err)
 	}
@@ -119,21 +120,17 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, ps []planned, now
 	return nil
 }
 
-// outboxStmt is the one statement that inserts these notifications; false when there are none.
-func (s *Store) outboxStmt(ps []planned, now time.Time) (stmt, bool, error) {
-	const cols = 14
+// outboxInsert is the insert of these notifications, without rows when there are none.
+func (s *Store) outboxInsert(ps []planned, now time.Time) (insert, error) {
 	var args []any
-	rows := 0
 	for _, p := range ps {
 		for _, n := range p.ns {
 			if err := s.outboxArgs(&args, p.ticketID, n, now); err != nil {
-				return stmt{}, false, err
+				return insert{}, err
 			}
-			rows++
 		}
 	}
-	return stmt{`INSERT INTO outbox (created, ticket_id, kind, recipient, recipient_name, role,
-		lang, message, data, message_id, staff, next_attempt, retry_from, held) VALUES ` + values(rows, cols), args}, rows > 0, nil
+	return insert{outboxTable, args}, nil
 }
 
 func (s *Store) outboxArgs(args *[]any, ticketID int64, n Notification, now time.Time) error {

@@ -81,6 +81,7 @@ type Store struct {
 	bulkFirst *sqlx.Stmt // bulkFirstQuery, once prepared
 	claim     *sqlx.Stmt // claimQuery
 	idsStmt   *sqlx.Stmt // idsQuery
+	bulkStmt  *sqlx.Stmt // bulkText
 
 	idMu     sync.Mutex
 	idT, idM []int64 // ticket and message ids taken from the sequences, not yet used (takeIDs)
@@ -133,6 +134,10 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		if err == nil {
 			s.db.SetMaxOpenConns(16)
 			s.db.SetMaxIdleConns(16)
+			// A prepared statement keeps the plan made at its first run, with the tables as
+			// they were then: a connection lives at most this long, so that a plan made on
+			// an empty table (a sequential scan) does not outlive it by months.
+			s.db.SetConnMaxLifetime(connLifetime)
 		}
 	default:
 		s.dialect = SQLite
@@ -157,6 +162,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// connLifetime is how long a PostgreSQL connection, and the plans of its prepared statements, last.
+const connLifetime = 10 * time.Minute
 
 // pgDSN adds two settings unless the URL sets them:
 //   - binary_parameters=yes: lib/pq then sends each query with its parameters in one round trip
@@ -204,11 +212,12 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.prepMu.Lock()
-	for _, st := range []*sqlx.Stmt{s.bulkFirst, s.claim, s.idsStmt} {
+	for _, st := range []*sqlx.Stmt{s.bulkFirst, s.claim, s.idsStmt, s.bulkStmt} {
 		if st != nil {
 			st.Close()
 		}
 	}
+
 	s.prepMu.Unlock()
 	return s.db.Close()
 }

@@ -47,10 +47,11 @@ func (s *Store) setTimers(ctx context.Context, tx *sqlx.Tx, t ticket.Ticket) err
 }
 
 func (s *Store) insertTimers(ctx context.Context, tx *sqlx.Tx, byTicket map[int64][]ticket.Timer) error {
-	st, first, ok := s.timersStmt(byTicket)
-	if !ok {
+	in, first := s.timersInsert(byTicket)
+	if len(in.args) == 0 {
 		return nil
 	}
+	st := in.values()
 	if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
 		return fmt.Errorf("timers: %w", err)
 	}
@@ -58,9 +59,9 @@ func (s *Store) insertTimers(ctx context.Context, tx *sqlx.Tx, byTicket map[int6
 	return nil
 }
 
-// timersStmt is the one statement that inserts these timers, and the soonest of them; false
-// when there are none.
-func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, time.Time, bool) {
+// timersInsert is the insert of these timers (without rows when there are none), and the
+// soonest of them.
+func (s *Store) timersInsert(byTicket map[int64][]ticket.Timer) (insert, time.Time) {
 	var args []any
 	var first time.Time
 	n := 0
@@ -73,7 +74,7 @@ func (s *Store) timersStmt(byTicket map[int64][]ticket.Timer) (stmt, time.Time, 
 			n++
 		}
 	}
-	return stmt{`INSERT INTO timers (ticket_id, kind, due) VALUES ` + values(n, 3), args}, first, n > 0
+	return insert{timersTable, args}, first
 }
 
 // timersSet tells the timer loop that a timer due at first (or later ones) was set.
