@@ -384,12 +384,13 @@ func (p *Pipeline) agentMail(ctx context.Context, a *Analysis, raw []byte, h hea
 
 // looksHTML reports whether a body without headers is HTML.
 func looksHTML(s string) bool {
-	head := strings.ToLower(strings.TrimSpace(s))
-	if len(head) > 512 {
-		head = head[:512]
+	head := strings.TrimSpace(s)
+	if !strings.HasPrefix(head, "<") {
+		return false // every tag below starts with it
 	}
+	head = strings.ToLower(head[:min(len(head), 512)])
 	for _, tag := range []string{"<html", "<!doctype html", "<div", "<p>", "<p ", "<body", "<table", "<blockquote", "<br"} {
-		if strings.HasPrefix(head, tag) || strings.Contains(head, tag) && strings.HasPrefix(head, "<") {
+		if strings.Contains(head, tag) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package mailin
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +80,28 @@ func TestBatcherLingerAndAnswers(t *testing.T) {
 	st := b.Stats()
 	if st.Messages != 20+8*30 || st.Batches != int64(20+len(s.sizes)) || st.Busy < time.Duration(len(s.sizes))*time.Millisecond || st.Up < st.Busy {
 		t.Errorf("stats %+v: want %d messages in %d batches, busy at least %d ms and at most up", st, 20+8*30, 20+len(s.sizes), len(s.sizes))
+	}
+}
+
+// TestLooksHTML: a body is taken for HTML when it starts with a tag and one of the usual tags
+// is in its first 512 bytes; text that only mentions a tag is not.
+func TestLooksHTML(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want bool
+	}{
+		{"<!DOCTYPE html><html><body>Hi</body></html>", true},
+		{"  \r\n<DIV>Bonjour</DIV>", true},
+		{"<p>one</p>", true},
+		{"<span>x</span>" + strings.Repeat(" ", 600) + "<div>", false}, // past 512 bytes
+		{"<span>x</span><br>", true},
+		{"Use <div> for blocks, <br> for breaks.", false},
+		{"<not a tag at all", false},
+		{"", false},
+		{"Élodie <p>", false},
+	} {
+		if got := looksHTML(c.body); got != c.want {
+			t.Errorf("looksHTML(%.40q) = %v, want %v", c.body, got, c.want)
+		}
 	}
 }

@@ -120,14 +120,16 @@ func buildAlternative(buf *bytes.Buffer, h mail.Header, text, html string) ([]by
 	if err := textproto.WriteHeader(buf, h.Header.Header); err != nil {
 		return nil, err
 	}
-	b := buf.AvailableBuffer()
+	// The parts go after the header in the same array: appended in place while the buffer's
+	// size holds, and grown once if quoted-printable took more (a copy back into buf would
+	// grow it a second time).
+	b := buf.Bytes()
 	b = append(append(append(b, "--"...), boundary...), "\r\n"...)
 	b = appendQP(append(b, partHeaders.text...), text)
 	b = append(append(append(b, "\r\n--"...), boundary...), "\r\n"...)
 	b = appendQP(append(b, partHeaders.html...), html)
 	b = append(append(append(b, "\r\n--"...), boundary...), "--\r\n"...)
-	buf.Write(b)
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // partHeaders are the header blocks of the text and the HTML part, written once by go-message
