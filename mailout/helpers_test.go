@@ -111,6 +111,7 @@ type world struct {
 	policy ticket.Policy
 	cfg    mailout.Config
 	ids    int
+	dsn    string // the store's database
 }
 
 // nextID is the Message-ID of the next ticket's first message: orig-1@customer.test, orig-2…
@@ -131,7 +132,8 @@ const (
 func newWorld(t *testing.T, tune func(*mailout.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, testdb.DSN(t), nil)
+	dsn := testdb.DSN(t)
+	s, err := store.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func newWorld(t *testing.T, tune func(*mailout.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, s: s, sg: sg, rec: newRecorder(t), clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
+	w := &world{t: t, ctx: ctx, s: s, dsn: dsn, sg: sg, rec: newRecorder(t), clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		policy: ticket.DefaultPolicy()}
 	ours := func(a string) bool {
 		base := a

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/emersion/go-message/mail"
@@ -66,7 +67,8 @@ type Config struct {
 
 // Sender delivers the outbox.
 type Sender struct {
-	c Config
+	c         Config
+	lastClaim atomic.Int64 // when RunOnce last claimed rows from the database (Unix nanoseconds)
 }
 
 // NewSender checks the configuration and returns a sender.
@@ -123,9 +125,19 @@ const (
 )
 
 // Run delivers due rows until ctx ends: at once when this process writes rows, else every Poll.
+// While it runs, the store hands it the acknowledgements of new tickets in memory (HandOff);
+// when it stops, it gives back the ones it did not send.
 func (s *Sender) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.c.Poll)
 	defer tick.Stop()
+	s.c.Store.HandOff(s.c.Name, lease)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.c.Store.StopHandOff(ctx, s.c.Name); err != nil {
+			s.c.Logger.Warn("outbox: notifications handed to the sender stay claimed until their lease ends", "error", err)
+		}
+	}()
 	for {
 		for {
 			n, err := s.RunOnce(ctx)
@@ -161,11 +173,11 @@ func (s *Sender) Run(ctx context.Context) error {
 // send those rows again, with the same Message-IDs: delivery is at least once).
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.c.Now()
-	rows, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, claimSize)
+	rows, handed, err := s.take(ctx, now)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	b, err := s.newBatch(ctx, rows, now)
+	b, err := s.newBatch(ctx, rows, handed, now)
 	if err != nil {
 		return 0, err
 	}
@@ -252,7 +264,36 @@ type batch struct {
 	messages map[int64][]ticket.Message   // and their messages
 }
 
-func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.Time) (*batch, error) {
+// take returns the rows to send now: the ones handed over in memory (with their tickets, by
+// ticket id), and rows claimed from the database when none were handed, when this process wrote
+// rows it did not hand over, or once a Poll since the last claim — so that under a flood of new
+// tickets, rows of other processes and retries still go within a Poll. A handed row whose lease
+// is half gone is left for a claim to take once it ends.
+func (s *Sender) take(ctx context.Context, now time.Time) ([]store.OutboxRow, map[int64]store.Handed, error) {
+	var rows []store.OutboxRow
+	handed := map[int64]store.Handed{}
+	for _, h := range s.c.Store.Handed(s.c.Name, claimSize) {
+		if h.Until.Sub(now) > lease/2 {
+			rows = append(rows, h.Row)
+			handed[h.Row.TicketID] = h
+		}
+	}
+	if len(rows) > 0 && !s.c.Store.Unclaimed() && now.Sub(time.Unix(0, s.lastClaim.Load())) < s.c.Poll {
+		return rows, handed, nil
+	}
+	claimed, err := s.c.Store.ClaimOutbox(ctx, s.c.Name, now, lease, max(claimSize-len(rows), claimSize/4))
+	if err != nil {
+		if len(rows) > 0 {
+			s.c.Logger.Warn("outbox: cannot claim notifications", "error", err)
+			return rows, handed, nil
+		}
+		return nil, nil, err
+	}
+	s.lastClaim.Store(now.UnixNano())
+	return append(rows, claimed...), handed, nil
+}
+
+func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, handed map[int64]store.Handed, now time.Time) (*batch, error) {
 	var rcpts []string
 	var tickets []int64
 	seenR, seenT := map[string]bool{}, map[int64]bool{}
@@ -261,7 +302,7 @@ func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.
 			seenR[r.Recipient] = true
 			rcpts = append(rcpts, r.Recipient)
 		}
-		if !seenT[r.TicketID] {
+		if _, ok := handed[r.TicketID]; !seenT[r.TicketID] && !ok {
 			seenT[r.TicketID] = true
 			tickets = append(tickets, r.TicketID)
 		}
@@ -270,6 +311,11 @@ func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, now time.
 	var err error
 	if b.tickets, b.messages, err = s.c.Store.TicketsWithMessages(ctx, tickets); err != nil {
 		return nil, err
+	}
+	for id, h := range handed {
+		if _, ok := b.tickets[id]; !ok { // a claimed row's reading is as fresh
+			b.tickets[id], b.messages[id] = h.Ticket, h.Messages
+		}
 	}
 	if b.bounced, err = s.c.Store.BouncedAmong(ctx, rcpts); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -127,7 +128,7 @@ func (s *Store) bulkSQLite(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbou
 	for n, it := range items {
 		it.t.ID, it.t.Number, it.mid = t+int64(n)+1, first+int64(n), m+int64(n)+1
 	}
-	tables, after, err := s.bulkInserts(ctx, tx, items, ds)
+	tables, done, err := s.bulkInserts(ctx, tx, items, ds)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (s *Store) bulkSQLite(ctx context.Context, tx *sqlx.Tx, ins []*ticket.Inbou
 			return fmt.Errorf("%s: %w", strings.Fields(in.into)[0], err)
 		}
 	}
-	after()
+	done(nil)
 	return nil
 }
 
@@ -286,7 +287,7 @@ func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds 
 	for n, it := range items {
 		it.t.Number = first + int64(n)
 	}
-	ins, after, err := s.bulkInserts(ctx, q, items, ds)
+	ins, done, err := s.bulkInserts(ctx, q, items, ds)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -302,16 +303,35 @@ func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds 
 		}
 	}
 	st, err := s.prepared(ctx, &s.bulkStmt, bulkText())
+	ids := map[string]int64{} // the outbox's, by Message-ID
 	if err == nil {
 		if tx, ok := q.(*sqlx.Tx); ok {
 			st = tx.StmtxContext(ctx, st)
 		}
-		_, err = st.ExecContext(ctx, append([]any{next, prev, k}, args...)...)
+		err = queryIDs(ctx, st, ids, append([]any{next, prev, k}, args...))
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("bulk insert: %w", err)
 	}
-	return after, next, nil
+	return func() { done(ids) }, next, nil
+}
+
+// queryIDs runs st and reads the id and Message-ID of each row it returns into ids.
+func queryIDs(ctx context.Context, st *sqlx.Stmt, ids map[string]int64, args []any) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var mid string
+		if err := rows.Scan(&id, &mid); err != nil {
+			return err
+		}
+		ids[mid] = id
+	}
+	return rows.Err()
 }
 
 // anys returns the strings as values.
@@ -392,7 +412,8 @@ var (
 		types: "timestamptz text text text text int8 text text bool int8 int8"}
 	timersTable = &table{into: "timers (ticket_id, kind, due)", types: "int8 text timestamptz"}
 	outboxTable = &table{into: `outbox (created, ticket_id, kind, recipient, recipient_name, role, lang, message, data, message_id,
-		staff, next_attempt, retry_from, held)`, types: "timestamptz int8 text text text text text int8 text text bool timestamptz timestamptz bool"}
+		staff, next_attempt, retry_from, held, claimed_until, claimed_by)`,
+		types: "timestamptz int8 text text text text text int8 text text bool timestamptz timestamptz bool timestamptz text"}
 
 	bulkTables = []*table{blobsTable, ticketsTable, participantsTable, eventsTable, messagesTable, inboundTable, timersTable, outboxTable}
 )
@@ -455,6 +476,7 @@ var bulkText = sync.OnceValue(func() string {
 			b.WriteString(")")
 		}
 	}
+	b.WriteString(" RETURNING id, message_id") // the outbox's: the handoff needs the ids
 	return b.String()
 })
 
@@ -490,9 +512,10 @@ func bulkArgs(ins []insert) ([]any, error) {
 }
 
 // bulkInserts returns the inserts of a batch of new tickets whose ids and numbers are set, and
-// what to do once they are committed. It sets the results in ds. On PostgreSQL every table
-// has its insert, even with no rows, so that the statement's text stays the same.
-func (s *Store) bulkInserts(ctx context.Context, q querier, items []*bulkItem, ds []ticket.Delivered) ([]insert, func(), error) {
+// what to do once they are committed, given the ids of the outbox rows by Message-ID (PostgreSQL;
+// nil otherwise). It sets the results in ds. On PostgreSQL every table has its insert, even
+// with no rows, so that the statement's text stays the same.
+func (s *Store) bulkInserts(ctx context.Context, q querier, items []*bulkItem, ds []ticket.Delivered) ([]insert, func(ids map[string]int64), error) {
 	var ins []insert
 	add := func(in insert) {
 		if len(in.args) > 0 || s.dialect == Postgres {
@@ -561,8 +584,14 @@ func (s *Store) bulkInserts(ctx context.Context, q querier, items []*bulkItem, d
 	}
 	tin, firstTimer := s.timersInsert(timers)
 	add(tin)
-	// Their notifications.
+	// Their notifications, handed to this process's sender if it takes them.
+	now := items[0].in.Received
+	by, until := "", time.Time{}
+	if s.dialect == Postgres {
+		by, until = s.handing(now)
+	}
 	var ps []planned
+	var hs []Handed
 	for _, it := range items {
 		n := Notice{Ticket: it.t, Events: []ticket.Event{it.ev}, Quiet: !it.in.Notify,
 			Actor: ticket.Actor{Role: ticket.RoleRequester, Address: it.t.Requester.Address, Name: it.t.Requester.Name}}
@@ -576,18 +605,25 @@ func (s *Store) bulkInserts(ctx context.Context, q querier, items []*bulkItem, d
 			return nil, nil, err
 		}
 		ps = append(ps, planned{it.t.ID, ns})
+		if by != "" {
+			hs = append(hs, s.handedOf(it.t, n.Message, ns, now, until)...)
+		}
 	}
-	oin, err := s.outboxInsert(ps, items[0].in.Received)
+	oin, err := s.outboxInsert(ps, now, by, until)
 	if err != nil {
 		return nil, nil, err
 	}
 	add(oin)
 	anyTimer, anyNote := len(tin.args) > 0, len(oin.args) > 0
-	return ins, func() {
+	return ins, func(ids map[string]int64) {
 		if anyTimer {
 			s.timersSet(firstTimer)
 		}
-		if anyNote {
+		switch {
+		case anyNote && by != "":
+			s.queueHanded(by, hs, ids)
+			s.wakeHanded()
+		case anyNote:
 			s.wake()
 		}
 	}, nil

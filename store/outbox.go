@@ -108,7 +108,7 @@ type planned struct {
 }
 
 func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, ps []planned, now time.Time) error {
-	in, err := s.outboxInsert(ps, now)
+	in, err := s.outboxInsert(ps, now, "", time.Time{})
 	if err != nil || len(in.args) == 0 {
 		return err
 	}
@@ -120,14 +120,16 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sqlx.Tx, ps []planned, now
 	return nil
 }
 
-// outboxInsert is the insert of these notifications, without rows when there are none.
-func (s *Store) outboxInsert(ps []planned, now time.Time) (insert, error) {
+// outboxInsert is the insert of these notifications, without rows when there are none; with
+// by, they are claimed by that sender until then.
+func (s *Store) outboxInsert(ps []planned, now time.Time, by string, until time.Time) (insert, error) {
 	var args []any
 	for _, p := range ps {
 		for _, n := range p.ns {
 			if err := s.outboxArgs(&args, p.ticketID, n, now); err != nil {
 				return insert{}, err
 			}
+			args = append(args, s.tv(until), by)
 		}
 	}
 	return insert{outboxTable, args}, nil
@@ -160,7 +162,18 @@ func (s *Store) outboxArgs(args *[]any, ticketID int64, n Notification, now time
 // that the sender does not wait for its next poll. Other processes' rows are found by polling.
 func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
 
+// Unclaimed reports whether this process wrote notifications that are not handed to its sender
+// (HandOff) since the last call: a sender that has handed ones to send claims those too.
+func (s *Store) Unclaimed() bool { return s.unclaimed.Swap(false) }
+
+// wake tells the sender about notifications written for it to claim.
 func (s *Store) wake() {
+	s.unclaimed.Store(true)
+	s.wakeHanded()
+}
+
+// wakeHanded tells the sender about notifications handed to it.
+func (s *Store) wakeHanded() {
 	select {
 	case s.outboxed <- struct{}{}:
 	default:

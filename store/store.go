@@ -87,6 +87,9 @@ type Store struct {
 	idT, idM []int64 // ticket and message ids taken from the sequences, not yet used (takeIDs)
 
 	oneStatement atomic.Int64 // bulk deliveries written in one statement (bulkOptimistic)
+
+	hand      handoff     // notifications given to this process's sender in memory
+	unclaimed atomic.Bool // notifications written for the sender to claim (Unclaimed)
 }
 
 // prepared returns the statement *st, preparing query first if it is not yet: a statement
