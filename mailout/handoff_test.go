@@ -3,6 +3,7 @@ package mailout_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestHandedNotifications(t *testing.T) {
 	w := newWorld(t, func(c *mailout.Config) { c.RateLimit = -1 }) // the agents get more than 10 here
 	w.s.HandOff("test", 5*time.Minute)                             // what Run does, with the sender's name
 	k := 0
-	deliver := func(n int) {
+	deliver := func(n int) []ticket.Delivered {
 		t.Helper()
 		var ins []*ticket.Inbound
 		for range n {
@@ -34,27 +35,32 @@ func TestHandedNotifications(t *testing.T) {
 				Actor:  ticket.Actor{Role: ticket.RoleRequester, Address: from},
 				Action: ticket.Action{Kind: ticket.ActMessage, Text: "It prints nothing.", MessageID: id}})
 		}
-		if _, errs := w.s.DeliverBatch(w.ctx, ins, w.policy); errs[0] != nil {
+		ds, errs := w.s.DeliverBatch(w.ctx, ins, w.policy)
+		if errs[0] != nil {
 			t.Fatal(errs[0])
 		}
+		return ds
 	}
-	once := func(want int) {
+	once := func(want int) []*sent {
 		t.Helper()
 		if _, err := w.snd.RunOnce(w.ctx); err != nil {
 			t.Fatal(err)
 		}
-		got := w.rec.take()
+		var got []*sent
 		seen := map[string]bool{}
-		for _, r := range got {
-			id := parseSent(t, r).Header.Get("Message-Id")
-			if seen[id] {
+		for _, r := range w.rec.take() {
+			m := parseSent(t, r)
+			if id := m.Header.Get("Message-Id"); seen[id] {
 				t.Errorf("%s delivered twice", id)
+			} else {
+				seen[id] = true
 			}
-			seen[id] = true
+			got = append(got, m)
 		}
 		if len(got) != want {
 			t.Errorf("%d delivered, want %d", len(got), want)
 		}
+		return got
 	}
 	// Two batches (the first one learns the counter: it goes in two statements, the second in
 	// one): an acknowledgement and the two agents' notices each, all handed.
@@ -89,6 +95,17 @@ func TestHandedNotifications(t *testing.T) {
 	once(3 + 1)
 	if st := w.rows(); st[store.OutboxSent] != 30 || len(st) != 1 {
 		t.Fatalf("outbox states %v, want 30 sent", st)
+	}
+	// A ticket changed before the sender ran: its handed acknowledgement and the notice of the
+	// change go together, both from the ticket read afresh — the notice with its message.
+	n := deliver(1)[0].Number
+	w.apply(n, ticket.Action{Kind: ticket.ActMessage, Text: "Turn it off and on again."}, alice)
+	replied := false
+	for _, m := range once(3 + 1) {
+		replied = replied || strings.Contains(m.Text, "Turn it off and on again.")
+	}
+	if !replied {
+		t.Error("the notice of the reply does not carry it")
 	}
 	// A handed row whose lease is half gone is not sent from memory: a claim takes it once the
 	// lease has ended.

@@ -264,8 +264,7 @@ type batch struct {
 	messages map[int64][]ticket.Message   // and their messages
 }
 
-// take returns the rows to send now: the ones handed over in memory (with their tickets, by
-// ticket id), and rows claimed from the database when none were handed, when this process wrote
+// take returns the rows to send now: the ones handed over in memory (by row id), and rows claimed from the database when none were handed, when this process wrote
 // rows it did not hand over, or once a Poll since the last claim — so that under a flood of new
 // tickets, rows of other processes and retries still go within a Poll. A handed row whose lease
 // is half gone is left for a claim to take once it ends.
@@ -275,7 +274,7 @@ func (s *Sender) take(ctx context.Context, now time.Time) ([]store.OutboxRow, ma
 	for _, h := range s.c.Store.Handed(s.c.Name, claimSize) {
 		if h.Until.Sub(now) > lease/2 {
 			rows = append(rows, h.Row)
-			handed[h.Row.TicketID] = h
+			handed[h.Row.ID] = h
 		}
 	}
 	if len(rows) > 0 && !s.c.Store.Unclaimed() && now.Sub(time.Unix(0, s.lastClaim.Load())) < s.c.Poll {
@@ -302,7 +301,7 @@ func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, handed ma
 			seenR[r.Recipient] = true
 			rcpts = append(rcpts, r.Recipient)
 		}
-		if _, ok := handed[r.TicketID]; !seenT[r.TicketID] && !ok {
+		if _, ok := handed[r.ID]; !seenT[r.TicketID] && !ok {
 			seenT[r.TicketID] = true
 			tickets = append(tickets, r.TicketID)
 		}
@@ -312,9 +311,11 @@ func (s *Sender) newBatch(ctx context.Context, rows []store.OutboxRow, handed ma
 	if b.tickets, b.messages, err = s.c.Store.TicketsWithMessages(ctx, tickets); err != nil {
 		return nil, err
 	}
-	for id, h := range handed {
-		if _, ok := b.tickets[id]; !ok { // a claimed row's reading is as fresh
-			b.tickets[id], b.messages[id] = h.Ticket, h.Messages
+	// A handed row's ticket as committed with it, unless a claimed row of the same ticket — a
+	// later change — had it read: that reading is the fresher.
+	for _, h := range handed {
+		if _, ok := b.tickets[h.Row.TicketID]; !ok {
+			b.tickets[h.Row.TicketID], b.messages[h.Row.TicketID] = h.Ticket, h.Messages
 		}
 	}
 	if b.bounced, err = s.c.Store.BouncedAmong(ctx, rcpts); err != nil {
