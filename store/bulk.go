@@ -296,19 +296,13 @@ func (s *Store) bulkWrite(ctx context.Context, q querier, items []*bulkItem, ds 
 	if err != nil {
 		return nil, 0, err
 	}
-	var k any // NULL: no check
-	if keys != nil {
-		if k, err = pgArray("text", anys(keys)); err != nil {
-			return nil, 0, err
-		}
-	}
 	st, err := s.prepared(ctx, &s.bulkStmt, bulkText())
 	ids := map[string]int64{} // the outbox's, by Message-ID
 	if err == nil {
 		if tx, ok := q.(*sqlx.Tx); ok {
 			st = tx.StmtxContext(ctx, st)
 		}
-		err = queryIDs(ctx, st, ids, append([]any{next, prev, k}, args...))
+		err = queryIDs(ctx, st, ids, append([]any{next, prev, keys}, args...)) // nil keys: NULL, no check
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("bulk insert: %w", err)
@@ -332,15 +326,6 @@ func queryIDs(ctx context.Context, st *sqlx.Stmt, ids map[string]int64, args []a
 		ids[mid] = id
 	}
 	return rows.Err()
-}
-
-// anys returns the strings as values.
-func anys(ss []string) []any {
-	vs := make([]any, len(ss))
-	for i, v := range ss {
-		vs[i] = v
-	}
-	return vs
 }
 
 // isNumberNull reports whether err is a ticket inserted without a number: the counter's

@@ -151,11 +151,3 @@ func (s *Store) queueHanded(worker string, hs []Handed, ids map[string]int64) {
 		}
 	}
 }
-
-// dbT is t as the database gives it back: UTC, to the microsecond.
-func dbT(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}

@@ -14,11 +14,19 @@ func (s *Store) tv(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	t = t.UTC().Truncate(time.Microsecond)
+	t = dbT(t)
 	if s.dialect == SQLite {
 		return t.Format(sqliteTime)
 	}
 	return t
+}
+
+// dbT is t as the database gives it back: UTC, to the microsecond.
+func dbT(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // dbTime scans a time from either dialect; NULL is the zero time.
